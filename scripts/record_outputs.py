@@ -33,10 +33,11 @@ def record(path: Path) -> int:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
-        cell.outputs = [o for o in executed[cell.id].outputs if o.output_type == "stream"] if is_checked(cell) else []
-        for output in cell.outputs:
-            output.pop("execution_count", None)
+        ran = executed[cell.id]
+        checked = is_checked(cell)
+        # nbval treats a cell without an execution count as never run, so checked cells keep theirs
+        cell.execution_count = ran.execution_count if checked else None
+        cell.outputs = [o for o in ran.outputs if o.output_type == "stream"] if checked else []
     nbformat.write(nb, path)
     print(f"{path}: recorded {sum(is_checked(c) for c in nb.cells)} checked cell(s)")
     return 0

@@ -30,8 +30,11 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing pinned requirements into $VENV (a few minutes the first time)"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -r requirements.txt
-  "$VENV/bin/python" -m pip install -q --no-deps -e .
+  pip_install() {  # quiet, minus one harmless warning some machines' pip configuration prints per package
+    "$VENV/bin/python" -m pip install -q "$@" 2> >(grep -v "^WARNING: Location .* is ignored" >&2)
+  }
+  pip_install --upgrade pip
+  pip_install -r requirements.txt
+  pip_install --no-deps -e .
   touch "$stamp"
 fi
