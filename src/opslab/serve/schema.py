@@ -134,6 +134,10 @@ def parse_records(payload: Any, max_batch: int) -> list[dict]:
             raise HTTPException(413, f"a batch of {len(payload)} records is over the limit of {max_batch}")
         records, errors = [], []
         for i, item in enumerate(payload):
+            if not isinstance(item, dict):
+                errors.append({"loc": ["body", i], "field": None, "type": "model_type", "input": _json_safe(item),
+                               "msg": f"must be a JSON object with the record's fields, got {_kind(item)}"})
+                continue
             try:
                 records.append(_record_validator.validate_python(item).__dict__)
             except ValidationError as err:
@@ -143,8 +147,12 @@ def parse_records(payload: Any, max_batch: int) -> list[dict]:
                 e["msg"] = f"record {e['loc'][1]}, {e['msg']}"
             raise HTTPException(422, errors[:50])
         return records
-    kind = {str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
     raise HTTPException(
-        422, f"body must be a JSON object (one record) or an array of objects (a batch), "
-        f"got {kind.get(type(payload), type(payload).__name__)}",
+        422, f"body must be a JSON object (one record) or an array of objects (a batch), got {_kind(payload)}"
     )
+
+
+def _kind(value: Any) -> str:
+    kinds = {str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null",
+             list: "an array", dict: "an object"}
+    return kinds.get(type(value), type(value).__name__)
