@@ -29,7 +29,10 @@ def ensure_champion():
 
 def sample_records(n: int = 5, seed: int = 1) -> list[dict]:
     frame = make_customers(n=n, seed=seed)[FEATURES]
-    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [
+        {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
 
 
 def free_port() -> int:
@@ -38,8 +41,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, data_dir: Path, model_uri: str | None = None, token: str = TOKEN,
-                 timeout: float = 60.0) -> subprocess.Popen:
+def start_server(
+    port: int, data_dir: Path, model_uri: str | None = None, token: str = TOKEN, timeout: float = 60.0
+) -> subprocess.Popen:
     """`opslab serve` in its own process on 127.0.0.1:port; returns once /ready answers 200."""
     env = {**os.environ, "OPSLAB_ADMIN_TOKEN": token, "PYTHONPATH": str(REPO / "src")}
     cmd = [sys.executable, "-m", "opslab", "serve", "--port", str(port), "--data-dir", str(data_dir)]

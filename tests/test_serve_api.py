@@ -6,11 +6,11 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from serve_support import TOKEN, ensure_champion, sample_records
 
 from opslab.data import FEATURES, NUMERIC_FEATURES
 from opslab.registry import champion_uri
 from opslab.serve.app import ServeSettings, create_app
+from serve_support import TOKEN, ensure_champion, sample_records
 
 MAX_BATCH, MAX_BODY = 10, 20_000
 
@@ -18,8 +18,13 @@ MAX_BATCH, MAX_BODY = 10, 20_000
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     ensure_champion()
-    settings = ServeSettings(model_uri=champion_uri(), data_dir=tmp_path_factory.mktemp("serve-api"),
-                             admin_token=TOKEN, max_batch=MAX_BATCH, max_body_bytes=MAX_BODY)
+    settings = ServeSettings(
+        model_uri=champion_uri(),
+        data_dir=tmp_path_factory.mktemp("serve-api"),
+        admin_token=TOKEN,
+        max_batch=MAX_BATCH,
+        max_body_bytes=MAX_BODY,
+    )
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield client
 
@@ -94,11 +99,14 @@ def test_feedback_for_an_unknown_prediction_is_404(client):
     assert response.status_code == 404 and "0" * 32 in response.json()["detail"]
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"prediction_id": "0" * 32, "churned": 2}, "churned"),
-    ({"prediction_id": "not-an-id", "churned": 1}, "prediction_id"),
-    ({"churned": 1}, "prediction_id"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"prediction_id": "0" * 32, "churned": 2}, "churned"),
+        ({"prediction_id": "not-an-id", "churned": 1}, "prediction_id"),
+        ({"churned": 1}, "prediction_id"),
+    ],
+)
 def test_bad_feedback_is_422_naming_the_field(client, body, field):
     response = client.post("/feedback", json=body)
     assert response.status_code == 422
@@ -112,7 +120,10 @@ def test_model_card(client):
     assert card["features"] == FEATURES
     assert 0.7 < card["metrics"]["roc_auc"] < 0.9
     assert set(card["feature_importance"]) == set(FEATURES)
-    assert max(card["feature_importance"], key=card["feature_importance"].get) in {"tenure_months", "contract"}
+    assert max(card["feature_importance"], key=card["feature_importance"].get) in {
+        "tenure_months",
+        "contract",
+    }
 
 
 def test_metrics_after_traffic(client, records):
@@ -122,8 +133,9 @@ def test_metrics_after_traffic(client, records):
     assert 'opslab_requests_total{endpoint="/predict",method="POST",status="200"}' in text
     assert 'opslab_requests_total{endpoint="/predict",method="POST",status="422"}' in text
     assert 'opslab_request_latency_seconds_bucket{endpoint="/predict",le="0.1"}' in text
-    predicted = sum(float(line.split()[-1]) for line in text.splitlines()
-                    if line.startswith("opslab_predictions_total{"))
+    predicted = sum(
+        float(line.split()[-1]) for line in text.splitlines() if line.startswith("opslab_predictions_total{")
+    )
     served = len(client.get("/predictions", params={"limit": 1000}).json()["predictions"])
     assert predicted == served  # every logged prediction was counted once
     assert 'opslab_feature_value_count{feature="tenure_months"}' in text
@@ -209,8 +221,11 @@ def test_wrong_content_type_is_415(client, records, content_type):
 
 
 def test_content_type_with_charset_is_fine(client, records):
-    response = client.post("/predict", content=json.dumps(records[0]).encode(),
-                           headers={"content-type": "application/json; charset=utf-8"})
+    response = client.post(
+        "/predict",
+        content=json.dumps(records[0]).encode(),
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
     assert response.status_code == 200
 
 
@@ -242,8 +257,12 @@ def test_reload_needs_a_token(client):
 
 def test_reload_to_an_unknown_model_keeps_the_old_one(client):
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    for uri, status in [("models:/churn-classifier@nobody", 404), ("/no/such/folder", 404),
-                        ("not a uri", 404), ("models:/a/b/c", 400)]:
+    for uri, status in [
+        ("models:/churn-classifier@nobody", 404),
+        ("/no/such/folder", 404),
+        ("not a uri", 404),
+        ("models:/a/b/c", 400),
+    ]:
         response = client.post("/admin/reload", json={"model_uri": uri}, headers=auth)
         assert response.status_code == status, (uri, response.text)
         assert uri in response.json()["detail"] or "models:/" in response.json()["detail"]
@@ -253,8 +272,9 @@ def test_reload_to_an_unknown_model_keeps_the_old_one(client):
 
 
 def test_reload_with_the_token_reloads(client):
-    response = client.post("/admin/reload", json={"model_uri": champion_uri()},
-                           headers={"Authorization": f"Bearer {TOKEN}"})
+    response = client.post(
+        "/admin/reload", json={"model_uri": champion_uri()}, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
     assert response.status_code == 200
     assert response.json()["model"]["version"] == "1" and response.json()["previous"]["version"] == "1"
     no_body = client.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})

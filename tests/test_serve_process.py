@@ -7,9 +7,17 @@ import threading
 
 import httpx
 import pytest
-from serve_support import TOKEN, ensure_champion, free_port, running_server, sample_records, start_server, stop_server
 
 from opslab.registry import champion_uri
+from serve_support import (
+    TOKEN,
+    ensure_champion,
+    free_port,
+    running_server,
+    sample_records,
+    start_server,
+    stop_server,
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +41,10 @@ def test_real_server_answers_over_http(server):
         assert http.get("/health").json() == {"status": "ok"}
         answers = http.post("/predict", json=sample_records(3)).json()["predictions"]
         assert len(answers) == 3 and all(a["model_name"] == "churn-classifier" for a in answers)
-        assert http.post("/predict", content=b"{", headers={"content-type": "application/json"}).status_code == 400
+        assert (
+            http.post("/predict", content=b"{", headers={"content-type": "application/json"}).status_code
+            == 400
+        )
         metrics = http.get("/metrics")
         assert metrics.headers["content-type"].startswith("text/plain")
         assert 'opslab_requests_total{endpoint="/predict",method="POST",status="400"} 1.0' in metrics.text
@@ -52,8 +63,12 @@ def test_reload_under_traffic_fails_no_request(server, versions):
                     return
                 try:
                     response = http.post("/predict", json=record)
-                    outcome = (response.status_code, response.json()["predictions"][0]["model_version"]
-                               if response.status_code == 200 else response.text)
+                    outcome = (
+                        response.status_code,
+                        response.json()["predictions"][0]["model_version"]
+                        if response.status_code == 200
+                        else response.text,
+                    )
                 except httpx.HTTPError as err:
                     outcome = ("transport error", repr(err))
                 with lock:
@@ -66,8 +81,9 @@ def test_reload_under_traffic_fails_no_request(server, versions):
     try:
         with httpx.Client(base_url=server, timeout=60) as admin:
             for alias in ["challenger", "champion", "challenger", "champion"]:
-                reply = admin.post("/admin/reload", json={"model_uri": f"models:/churn-classifier@{alias}"},
-                                   headers=auth)
+                reply = admin.post(
+                    "/admin/reload", json={"model_uri": f"models:/churn-classifier@{alias}"}, headers=auth
+                )
                 assert reply.status_code == 200, reply.text
     finally:
         stop.set()
@@ -129,7 +145,12 @@ def test_serve_without_a_champion_says_run_train(tmp_path):
 
     env = {**os.environ, "OPSLAB_HOME": str(tmp_path), "PYTHONPATH": str(REPO / "src")}
     env.pop("MLFLOW_TRACKING_URI", None)
-    done = subprocess.run([sys.executable, "-m", "opslab", "serve", "--port", str(free_port())], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "opslab", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "opslab train" in done.stdout and champion_uri() in done.stdout
