@@ -25,6 +25,9 @@ CREATE INDEX IF NOT EXISTS predictions_by_time ON predictions (timestamp);
 """
 
 
+_compact = json.JSONEncoder(separators=(",", ":"))
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -46,8 +49,9 @@ class PredictionLog:
     def record(self, rows: list[tuple]) -> None:
         """Commit predictions: (prediction_id, timestamp, model_name, model_version, inputs_dict,
         churned, probability). Returns only once they are committed."""
+        dumps = _compact.encode
         data = [
-            (pid, ts, name, version, json.dumps(inputs), churned, p)
+            (pid, ts, name, version, dumps(inputs), churned, p)
             for pid, ts, name, version, inputs, churned, p in rows
         ]
         with self._lock:
