@@ -139,7 +139,9 @@ def test_metrics_after_traffic(client, records):
     served = len(client.get("/predictions", params={"limit": 1000}).json()["predictions"])
     assert predicted == served  # every logged prediction was counted once
     logged = client.get("/predictions", params={"limit": 1000}).json()["predictions"]
-    values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("opslab_feature_value"))
+    values = dict(
+        line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("opslab_feature_value")
+    )
     assert float(values['opslab_feature_value_count{feature="tenure_months"}']) == len(logged)
     tenure_sum = float(values['opslab_feature_value_sum{feature="tenure_months"}'])
     assert tenure_sum == pytest.approx(sum(p["inputs"]["tenure_months"] for p in logged))

@@ -9,15 +9,7 @@ import httpx
 import pytest
 
 from opslab.registry import champion_uri
-from serve_support import (
-    TOKEN,
-    ensure_champion,
-    free_port,
-    running_server,
-    sample_records,
-    start_server,
-    stop_server,
-)
+from serve_support import TOKEN, LabServer, ensure_champion, sample_records
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +24,8 @@ def versions():
 
 @pytest.fixture(scope="module")
 def server(versions, tmp_path_factory):
-    with running_server(free_port(), tmp_path_factory.mktemp("serve-process")) as url:
-        yield url
+    with LabServer(data_dir=tmp_path_factory.mktemp("serve-process"), admin_token=TOKEN) as lab:
+        yield lab.url
 
 
 def test_real_server_answers_over_http(server):
@@ -98,13 +90,12 @@ def test_reload_under_traffic_fails_no_request(server, versions):
 
 def test_kill_9_loses_no_acknowledged_prediction(versions, tmp_path):
     """Every prediction a client got a 200 for is in the log after the server is killed with SIGKILL."""
-    port = free_port()
-    process = start_server(port, tmp_path)
+    lab = LabServer(data_dir=tmp_path).start()
     records = sample_records(20)
     acknowledged, lock, enough = [], threading.Lock(), threading.Event()
 
     def traffic(offset):
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        with httpx.Client(base_url=lab.url, timeout=10) as http:
             for i in range(2000):
                 body = records[(offset + i) % 20] if i % 3 else records[:5]
                 try:
@@ -122,15 +113,14 @@ def test_kill_9_loses_no_acknowledged_prediction(versions, tmp_path):
         t.start()
     try:
         assert enough.wait(timeout=120), "the server did not acknowledge 300 predictions in time"
-        process.send_signal(signal.SIGKILL)  # mid-traffic: requests are in flight
-        process.wait(timeout=10)
+        lab.kill()  # SIGKILL mid-traffic: requests are in flight
     finally:
         for t in threads:
             t.join(timeout=30)
-        stop_server(process)
-    assert process.returncode == -signal.SIGKILL
-    with running_server(free_port(), tmp_path) as url:
-        logged = httpx.get(f"{url}/predictions", params={"limit": 1000}).json()["predictions"]
+        lab.stop()
+    assert lab.process.returncode == -signal.SIGKILL
+    with LabServer(data_dir=tmp_path) as restarted:
+        logged = httpx.get(f"{restarted.url}/predictions", params={"limit": 1000}).json()["predictions"]
     logged_ids = {p["prediction_id"] for p in logged}
     missing = set(acknowledged) - logged_ids
     assert len(acknowledged) >= 300 and not missing, f"{len(missing)} acknowledged predictions were lost"
@@ -146,7 +136,7 @@ def test_serve_without_a_champion_says_run_train(tmp_path):
     env = {**os.environ, "OPSLAB_HOME": str(tmp_path), "PYTHONPATH": str(REPO / "src")}
     env.pop("MLFLOW_TRACKING_URI", None)
     done = subprocess.run(
-        [sys.executable, "-m", "opslab", "serve", "--port", str(free_port())],
+        [sys.executable, "-m", "opslab", "serve", "--port", "8000"],
         env=env,
         capture_output=True,
         text=True,
