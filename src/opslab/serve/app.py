@@ -125,18 +125,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
         ]
         request.app.state.log.record(rows)  # committed before anyone hears the answer
         metrics.observe_predictions(records, churned, probabilities, model.version)
-        return {
-            "predictions": [
-                {
-                    "prediction_id": pid,
-                    "churned": c,
-                    "probability": p,
-                    "model_name": name,
-                    "model_version": version,
-                }
-                for pid, _, name, version, _, c, p in rows
-            ]
-        }
+        answers = [
+            {"prediction_id": i, "churned": c, "probability": p, "model_name": name, "model_version": version}
+            for i, _, name, version, _, c, p in rows
+        ]
+        return JSONResponse({"predictions": answers})  # plain JSON types: skip FastAPI's generic encoder
 
     @app.post(
         "/feedback",
