@@ -152,3 +152,11 @@ def test_an_onnx_file_serves_the_same_probabilities(pipeline, records, tmp_path)
         answers = client.post("/predict", json=records[:100]).json()["predictions"]
     served = np.array([a["probability"] for a in answers])
     assert np.abs(served - pipeline.predict_proba(pd.DataFrame(records[:100]))[:, 1]).max() <= 1e-5
+
+
+def test_train_verb_says_when_there_is_nothing_to_do(champion, capsys):
+    from opslab.cli import main
+
+    assert main(["train"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to do" in out and "models:/churn-classifier@champion" in out
