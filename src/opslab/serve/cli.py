@@ -41,7 +41,10 @@ def command(args) -> int:
     from opslab.env import go_offline
     from opslab.registry import champion_exists, champion_uri, tracking_uri
 
-    go_offline()  # also OMP_NUM_THREADS=1: one thread per worker predicts fastest for small requests
+    go_offline()  # also OMP_NUM_THREADS=1 for worker processes: one thread each predicts fastest
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # and for this process, whose numpy was loaded before that variable was set
     model_uri = args.model_uri or champion_uri()
     if model_uri == champion_uri() and not os.environ.get("MLFLOW_TRACKING_URI") and not champion_exists():
         print(
