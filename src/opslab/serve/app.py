@@ -137,7 +137,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
             (pid, timestamp, model.name, model.version, record, int(c), float(p))
             for pid, record, c, p in zip(ids, records, churned, probabilities)
         ]
-        request.app.state.log.record(rows)  # committed before anyone hears the answer
+        app.state.log.record(rows)  # committed before anyone hears the answer
         metrics.observe_predictions(records, churned, probabilities, model.version)
         answers = [
             {"prediction_id": i, "churned": c, "probability": p, "model_name": name, "model_version": version}
@@ -152,7 +152,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     )
     async def feedback(request: Request):
         body = validate(FeedbackRequest, await read_json(request, settings.max_body_bytes))
-        if not request.app.state.log.add_feedback(body.prediction_id, body.churned):
+        if not app.state.log.add_feedback(body.prediction_id, body.churned):
             raise HTTPException(404, f"prediction_id {body.prediction_id} is not in the prediction log")
         metrics.feedback.labels(str(body.churned)).inc()
         return {"prediction_id": body.prediction_id, "status": "recorded"}
@@ -179,7 +179,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.get("/predictions", summary="The newest logged predictions, newest first")
     async def predictions(limit: int = Query(20, ge=1, le=1000)):
-        return {"predictions": request_log(app).recent(limit)}
+        return {"predictions": app.state.log.recent(limit)}
 
     @app.post(
         "/admin/reload",
@@ -225,10 +225,6 @@ def new_ids(n: int) -> list[str]:
     prefix = f"{time.time_ns() // 1_000_000:012x}"
     raw = os.urandom(10 * n).hex()
     return [prefix + raw[i : i + 20] for i in range(0, 20 * n, 20)]
-
-
-def request_log(app: FastAPI) -> PredictionLog:
-    return app.state.log
 
 
 def check_admin(request: Request, token: str | None) -> None:
