@@ -144,3 +144,28 @@ def test_serve_without_a_champion_says_run_train(tmp_path):
     )
     assert done.returncode == 2
     assert "opslab train" in done.stdout and champion_uri() in done.stdout
+
+
+def test_two_workers_share_one_prediction_log(tmp_path):
+    ensure_champion()
+    records = sample_records(5)
+    ids, lock = [], threading.Lock()
+
+    def traffic(lab_url):
+        with httpx.Client(base_url=lab_url, timeout=30) as http:
+            for _ in range(25):
+                response = http.post("/predict", json=records)
+                if response.status_code != 200:
+                    return  # the count below then fails
+                with lock:
+                    ids.extend(a["prediction_id"] for a in response.json()["predictions"])
+
+    with LabServer(data_dir=tmp_path, workers=2) as lab:
+        threads = [threading.Thread(target=traffic, args=(lab.url,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        logged = httpx.get(f"{lab.url}/predictions", params={"limit": 1000}).json()["predictions"]
+    assert len(ids) == 4 * 25 * 5
+    assert {p["prediction_id"] for p in logged} == set(ids)
