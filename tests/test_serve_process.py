@@ -72,7 +72,7 @@ def test_reload_under_traffic_fails_no_request(server, versions):
     auth = {"Authorization": f"Bearer {TOKEN}"}
     try:
         with httpx.Client(base_url=server, timeout=60) as admin:
-            for alias in ["challenger", "champion", "challenger", "champion"]:
+            for alias in ["challenger", "champion"] * 5:
                 reply = admin.post(
                     "/admin/reload", json={"model_uri": f"models:/churn-classifier@{alias}"}, headers=auth
                 )
@@ -81,6 +81,8 @@ def test_reload_under_traffic_fails_no_request(server, versions):
         stop.set()
         for t in threads:
             t.join(timeout=60)
+    print(f"{len(outcomes)} requests during 10 reloads")
+    assert len(outcomes) >= 40, f"only {len(outcomes)} requests ran during the reloads"
     failures = [o for o in outcomes if o[0] != 200]
     assert not failures, f"{len(failures)} of {len(outcomes)} requests failed during reloads: {failures[:3]}"
     assert {v for _, v in outcomes} <= {champion, challenger}
