@@ -9,6 +9,7 @@ import sys
 # verb -> (module, one-line help). Each module defines configure(parser) and command(args) -> int.
 VERBS = {
     "run": ("opslab.run", "execute notebooks with papermill and print a timing table"),
+    "demo": ("opslab.demo.launch", "start the Gradio demo that scores customers through the lab server"),
 }
 
 
