@@ -43,11 +43,20 @@ class BackgroundServer:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> BackgroundServer:
+        """Launch the process and wait until it is ready."""
+        return self.launch().wait_until_ready()
+
+    def launch(self) -> BackgroundServer:
+        """Launch the process without waiting (start several, then wait for each)."""
         self.process = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, env=self.env,
                                         start_new_session=True)
+        return self
+
+    def wait_until_ready(self) -> BackgroundServer:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"{' '.join(self.args)} exited with {self.process.returncode}:\n{self.output()}")
             if _answers(self.ready_url):
                 return self
@@ -73,7 +82,7 @@ class BackgroundServer:
             self.process.wait()
 
     def __enter__(self) -> BackgroundServer:
-        return self.start()
+        return self.start() if self.process is None else self
 
     def __exit__(self, *exc) -> None:
         self.stop()
