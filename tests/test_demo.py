@@ -80,9 +80,13 @@ def test_servers_refusal_is_shown_with_the_field(demo, tmp_path):
     assert status.startswith("⚠") and "answered 4" in status and "monthly_charges" in status, status
 
 
+def one_customer() -> list:
+    """The form's values for a simulated customer, in FEATURES order, as plain Python values."""
+    return list(to_records(make_customers(1, seed=11))[0].values())
+
+
 def test_one_customer_then_feedback_reaches_the_server(demo, lab_server_url):  # noqa: F811
-    values = make_customers(1, seed=11).drop(columns=[TARGET]).iloc[0].tolist()
-    status, prediction_id = demo.predict(*values, api_name="/predict_one")
+    status, prediction_id = demo.predict(*one_customer(), api_name="/predict_one")
     assert status.startswith("✔") and "P(churn)" in status, status
     assert re.fullmatch(r"[0-9a-f]{32}", prediction_id)
     answer = demo.predict(prediction_id, "churned", api_name="/send_feedback")
@@ -106,6 +110,5 @@ def test_server_down_is_said_clearly_and_nothing_crashes(demos, customers_csv):
     assert "not reachable" in dead.predict(api_name="/server_status")
     status, *_ = dead.predict(gradio_client.handle_file(str(customers_csv)), api_name="/score_csv")
     assert status.startswith("⚠") and "not reachable" in status and "opslab serve" in status, status
-    values = make_customers(1, seed=11).drop(columns=[TARGET]).iloc[0].tolist()
-    status, prediction_id = dead.predict(*values, api_name="/predict_one")
+    status, prediction_id = dead.predict(*one_customer(), api_name="/predict_one")
     assert "not reachable" in status and prediction_id == ""

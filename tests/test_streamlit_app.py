@@ -52,7 +52,7 @@ def test_upload_predicts_through_the_server_and_visualises(run_app, lab_server_u
     assert len(table) == 30 and table["probability"].between(0, 1).all()
     assert int(metrics["predicted to churn"]) == int(table["churned"].sum())
     assert table["prediction_id"].str.fullmatch(r"[0-9a-f]{32}").all()
-    charts = app.get("arrow_vega_lite_chart")
+    charts = app.get("vega_lite_chart")  # st.bar_chart draws a Vega-Lite chart
     assert len(charts) == 2, "expected the probability histogram and the feature-drivers chart"
 
 
