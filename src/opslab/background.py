@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -50,6 +51,7 @@ class BackgroundServer:
         """Launch the process without waiting (start several, then wait for each)."""
         self.process = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, env=self.env,
                                         start_new_session=True)
+        atexit.register(self.stop)  # a kernel or test run that ends early still stops its servers
         return self
 
     def wait_until_ready(self) -> BackgroundServer:
