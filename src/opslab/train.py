@@ -27,7 +27,9 @@ def build_pipeline(C: float = 1.0, max_iter: int = 1000):
             ("numeric", StandardScaler(), NUMERIC_FEATURES),
             (
                 "categorical",
-                OneHotEncoder(categories=[CATEGORIES[c] for c in CATEGORICAL_FEATURES], handle_unknown="ignore"),
+                OneHotEncoder(
+                    categories=[CATEGORIES[c] for c in CATEGORICAL_FEATURES], handle_unknown="ignore"
+                ),
                 CATEGORICAL_FEATURES,
             ),
         ]
@@ -47,13 +49,23 @@ def split(settings: dict = SETTINGS):
 
     df = make_customers(n=settings["n"], seed=settings["data_seed"])
     return train_test_split(
-        as_features(df), df[TARGET], test_size=settings["test_size"],
-        random_state=settings["split_seed"], stratify=df[TARGET],
+        as_features(df),
+        df[TARGET],
+        test_size=settings["test_size"],
+        random_state=settings["split_seed"],
+        stratify=df[TARGET],
     )
 
 
 def evaluate(model, X_test, y_test) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_score, recall_score, roc_auc_score
+    from sklearn.metrics import (
+        accuracy_score,
+        f1_score,
+        log_loss,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
 
     p = model.predict_proba(X_test)[:, 1]
     yhat = (p >= 0.5).astype(int)
@@ -92,7 +104,9 @@ def current_champion(client, name: str = MODEL_NAME, alias: str = CHAMPION):
         return None
 
 
-def train_and_register(force: bool = False, name: str = MODEL_NAME, alias: str = CHAMPION, quiet: bool = False):
+def train_and_register(
+    force: bool = False, name: str = MODEL_NAME, alias: str = CHAMPION, quiet: bool = False
+):
     """Train the default model and register it as ``name@alias`` in the course registry.
 
     Idempotent: when the champion already comes from the same settings it is returned untouched
@@ -110,7 +124,9 @@ def train_and_register(force: bool = False, name: str = MODEL_NAME, alias: str =
     fp = fingerprint()
     champion = current_champion(client, name, alias)
     if champion is not None and champion.tags.get("opslab.fingerprint") == fp and not force:
-        say(f"{name}@{alias} is version {champion.version}, already trained with these settings; nothing to do")
+        say(
+            f"{name}@{alias} is version {champion.version}, trained with these settings: nothing to do"
+        )
         return champion
 
     started = time.perf_counter()
@@ -144,13 +160,19 @@ def train_and_register(force: bool = False, name: str = MODEL_NAME, alias: str =
 
 
 def configure(parser) -> None:
-    parser.add_argument("--force", action="store_true", help="train and register a new version even if up to date")
-    parser.add_argument("--alias", default=CHAMPION, help="alias to point at the new version (default: champion)")
+    parser.add_argument(
+        "--force", action="store_true", help="train and register a new version even if up to date"
+    )
+    parser.add_argument(
+        "--alias", default=CHAMPION, help="alias to point at the new version (default: champion)"
+    )
 
 
 def command(args) -> int:
     version = train_and_register(force=args.force, alias=args.alias)
     from opslab.registry import champion_uri, tracking_uri
 
-    print(f"model URI: {champion_uri(alias=args.alias)}  (tracking URI {tracking_uri()}, version {version.version})")
+    print(
+        f"model URI: {champion_uri(alias=args.alias)} (version {version.version}, registry {tracking_uri()})"
+    )
     return 0

@@ -40,9 +40,15 @@ class LoadedModel:
 
     def describe(self) -> dict:
         return {
-            "name": self.name, "version": self.version, "alias": self.alias, "uri": self.uri,
-            "metrics": self.metrics, "features": self.features, "feature_importance": self.feature_importance,
-            "predictor": self.predictor.kind, "loaded_at": self.loaded_at,
+            "name": self.name,
+            "version": self.version,
+            "alias": self.alias,
+            "uri": self.uri,
+            "metrics": self.metrics,
+            "features": self.features,
+            "feature_importance": self.feature_importance,
+            "predictor": self.predictor.kind,
+            "loaded_at": self.loaded_at,
         }
 
 
@@ -52,7 +58,9 @@ def _probe() -> list[dict]:
 
     records = []
     for i in range(4):
-        record = {k: (v * (1 + 0.3 * i) if isinstance(v, (int, float)) else v) for k, v in EXAMPLE_RECORD.items()}
+        record = {
+            k: (v * (1 + 0.3 * i) if isinstance(v, (int, float)) else v) for k, v in EXAMPLE_RECORD.items()
+        }
         for feature, values in CATEGORIES.items():
             record[feature] = values[i % len(values)]
         records.append(record)
@@ -77,9 +85,15 @@ def _from_mlflow(uri: str, name: str, version: str, alias: str | None) -> Loaded
     except (OSError, mlflow.exceptions.MlflowException) as err:
         raise ModelLoadError(f"cannot load MLflow model {uri}: {err}", 404) from None
     return LoadedModel(
-        predictor, name=metadata.get("name", name), version=version, uri=uri, alias=alias,
-        metrics=metadata.get("metrics", {}), feature_importance=metadata.get("feature_importance", {}),
-        features=metadata.get("features", list(FEATURES)), loaded_at=_now(),
+        predictor,
+        name=metadata.get("name", name),
+        version=version,
+        uri=uri,
+        alias=alias,
+        metrics=metadata.get("metrics", {}),
+        feature_importance=metadata.get("feature_importance", {}),
+        features=metadata.get("features", list(FEATURES)),
+        loaded_at=_now(),
     )
 
 
@@ -123,8 +137,12 @@ def _from_onnx(path: Path, uri: str) -> LoadedModel:
         raise ModelLoadError(f"cannot load ONNX model {path}: {err}") from None
     metadata = json.loads(props.get("opslab", "{}"))
     return LoadedModel(
-        predictor, name=metadata.get("name", path.stem), version=metadata.get("version", "onnx"), uri=uri,
-        metrics=metadata.get("metrics", {}), feature_importance=metadata.get("feature_importance", {}),
+        predictor,
+        name=metadata.get("name", path.stem),
+        version=metadata.get("version", "onnx"),
+        uri=uri,
+        metrics=metadata.get("metrics", {}),
+        feature_importance=metadata.get("feature_importance", {}),
         loaded_at=_now(),
     )
 
@@ -146,7 +164,8 @@ def load_model(uri: str) -> LoadedModel:
         raise ModelLoadError(f"{path} is neither an MLflow model folder (no MLmodel file) nor a .onnx file")
     raise ModelLoadError(
         f"cannot load a model from {uri!r}: expected models:/NAME@ALIAS, models:/NAME/VERSION, "
-        "a folder with an MLmodel file, or a .onnx file", 404,
+        "a folder with an MLmodel file, or a .onnx file",
+        404,
     )
 
 

@@ -25,6 +25,9 @@ CREATE INDEX IF NOT EXISTS predictions_by_time ON predictions (timestamp);
 """
 
 
+_compact = json.JSONEncoder(separators=(",", ":"))
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -46,14 +49,18 @@ class PredictionLog:
     def record(self, rows: list[tuple]) -> None:
         """Commit predictions: (prediction_id, timestamp, model_name, model_version, inputs_dict,
         churned, probability). Returns only once they are committed."""
-        data = [(pid, ts, name, version, json.dumps(inputs), churned, p)
-                for pid, ts, name, version, inputs, churned, p in rows]
+        dumps = _compact.encode
+        data = [
+            (pid, ts, name, version, dumps(inputs), churned, p)
+            for pid, ts, name, version, inputs, churned, p in rows
+        ]
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
                     "INSERT INTO predictions (prediction_id, timestamp, model_name, model_version, inputs, "
-                    "churned, probability) VALUES (?, ?, ?, ?, ?, ?, ?)", data,
+                    "churned, probability) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    data,
                 )
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -74,11 +81,20 @@ class PredictionLog:
         with self._lock:
             rows = self._db.execute(
                 "SELECT prediction_id, timestamp, inputs, churned, probability, model_name, model_version, "
-                "feedback FROM predictions ORDER BY timestamp DESC, rowid DESC LIMIT ?", (limit,),
+                "feedback FROM predictions ORDER BY timestamp DESC, rowid DESC LIMIT ?",
+                (limit,),
             ).fetchall()
         return [
-            {"prediction_id": pid, "timestamp": ts, "inputs": json.loads(inputs), "churned": churned,
-             "probability": p, "model_name": name, "model_version": version, "feedback": feedback}
+            {
+                "prediction_id": pid,
+                "timestamp": ts,
+                "inputs": json.loads(inputs),
+                "churned": churned,
+                "probability": p,
+                "model_name": name,
+                "model_version": version,
+                "feedback": feedback,
+            }
             for pid, ts, inputs, churned, p, name, version, feedback in rows
         ]
 

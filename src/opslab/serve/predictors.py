@@ -50,7 +50,9 @@ class NumpyPipeline:
         if len(steps) != 2 or not isinstance(steps[0][1], ColumnTransformer):
             raise TypeError("not a ColumnTransformer + classifier pipeline")
         transformer, self.classifier = steps[0][1], steps[1][1]
-        self.parts: list[tuple] = []  # ("numeric", [feature], mean, scale) | ("onehot", feature, {value: column}, width)
+        self.parts: list[
+            tuple
+        ] = []  # ("numeric", [feature], mean, scale) | ("onehot", feature, {value: column}, width)
         for name, step, columns in transformer.transformers_:
             if name == "remainder":
                 if step != "drop" and len(columns):
@@ -81,7 +83,7 @@ class NumpyPipeline:
             if part[0] == "numeric":
                 _, columns, mean, scale = part
                 values = np.array([[r[c] for c in columns] for r in records], dtype=float)
-                out[:, at:at + len(columns)] = (values - mean) / scale
+                out[:, at : at + len(columns)] = (values - mean) / scale
                 at += len(columns)
             else:
                 _, column, index, width = part
@@ -131,8 +133,12 @@ class OnnxPredictor:
                 f"{path}: the ONNX model needs one input per feature; missing inputs {', '.join(missing)} "
                 f"(it has {', '.join(inputs)})"
             )
-        dtypes = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
-                  "tensor(string)": object}
+        dtypes = {
+            "tensor(float)": np.float32,
+            "tensor(double)": np.float64,
+            "tensor(int64)": np.int64,
+            "tensor(string)": object,
+        }
         self.inputs = [(f, dtypes.get(inputs[f], object)) for f in FEATURES]
         outputs = [o.name for o in self.session.get_outputs()]
         self.output = "probabilities" if "probabilities" in outputs else outputs[-1]
@@ -157,5 +163,7 @@ class PyfuncPredictor:
     def predict_proba(self, records: list[dict]) -> np.ndarray:
         import pandas as pd
 
-        out = np.asarray(self.model.predict(pd.DataFrame.from_records(records, columns=FEATURES)), dtype=float)
+        out = np.asarray(
+            self.model.predict(pd.DataFrame.from_records(records, columns=FEATURES)), dtype=float
+        )
         return out[:, -1] if out.ndim == 2 else out

@@ -16,10 +16,18 @@ from opslab.data import CATEGORICAL_FEATURES, CATEGORIES, FEATURES, NUMERIC_FEAT
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 EXAMPLE_RECORD = {
-    "age": 42, "tenure_months": 3, "monthly_charges": 89.5, "sessions_per_week": 1.5,
-    "avg_session_minutes": 12.0, "support_tickets_90d": 2, "payment_failures_90d": 1,
-    "days_since_last_login": 20, "plan": "basic", "contract": "monthly",
-    "payment_method": "card", "region": "north",
+    "age": 42,
+    "tenure_months": 3,
+    "monthly_charges": 89.5,
+    "sessions_per_week": 1.5,
+    "avg_session_minutes": 12.0,
+    "support_tickets_90d": 2,
+    "payment_failures_90d": 1,
+    "days_since_last_login": 20,
+    "plan": "basic",
+    "contract": "monthly",
+    "payment_method": "card",
+    "region": "north",
 }
 
 
@@ -46,7 +54,8 @@ class FeedbackRequest(BaseModel):
 class ReloadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model_uri: str | None = Field(
-        default=None, min_length=1,
+        default=None,
+        min_length=1,
         description="models:/NAME@ALIAS, models:/NAME/VERSION, a model folder or a .onnx file; "
         "omitted: load the server's configured URI again (re-resolving its alias)",
     )
@@ -60,7 +69,9 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def describe_errors(err: ValidationError, prefix: tuple = ("body",), expected: list[str] | None = None) -> list[dict]:
+def describe_errors(
+    err: ValidationError, prefix: tuple = ("body",), expected: list[str] | None = None
+) -> list[dict]:
     """pydantic errors as FastAPI-style entries whose ``msg`` also names the field in words."""
     details = []
     for e in err.errors(include_url=False):
@@ -68,7 +79,11 @@ def describe_errors(err: ValidationError, prefix: tuple = ("body",), expected: l
         field = next((str(p) for p in reversed(loc) if isinstance(p, str)), None)
         where = f"field '{field}'" if field else "body"
         if e["type"] == "extra_forbidden":
-            msg = f"{where}: unknown field; allowed fields: {', '.join(expected)}" if expected else f"{where}: unknown field"
+            msg = (
+                f"{where}: unknown field; allowed fields: {', '.join(expected)}"
+                if expected
+                else f"{where}: unknown field"
+            )
         else:
             msg = f"{where}: {e['msg']}"
         entry = {"loc": [*prefix, *loc], "field": field, "msg": msg, "type": e["type"]}
@@ -81,8 +96,11 @@ def describe_errors(err: ValidationError, prefix: tuple = ("body",), expected: l
 def validate(model_or_adapter, payload: Any, prefix: tuple = ("body",)):
     """Validate ``payload``; a failure becomes a 422 whose detail lists every problem."""
     try:
-        return model_or_adapter.validate_python(payload) if isinstance(model_or_adapter, TypeAdapter) \
+        return (
+            model_or_adapter.validate_python(payload)
+            if isinstance(model_or_adapter, TypeAdapter)
             else model_or_adapter.model_validate(payload)
+        )
     except ValidationError as err:
         raise HTTPException(422, describe_errors(err, prefix)) from None
 
@@ -92,7 +110,9 @@ async def read_json(request: Request, max_bytes: int, required: bool = True) -> 
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > max_bytes:
-        raise HTTPException(413, f"request body of {int(length)} bytes is over the limit of {max_bytes} bytes")
+        raise HTTPException(
+            413, f"request body of {int(length)} bytes is over the limit of {max_bytes} bytes"
+        )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -112,7 +132,9 @@ async def read_json(request: Request, max_bytes: int, required: bool = True) -> 
     except UnicodeDecodeError:
         raise HTTPException(400, "request body is not UTF-8 text") from None
     except json.JSONDecodeError as err:
-        raise HTTPException(400, f"malformed JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+        raise HTTPException(
+            400, f"malformed JSON: {err.msg} at line {err.lineno} column {err.colno}"
+        ) from None
     except RecursionError:
         raise HTTPException(400, "malformed JSON: nested too deeply") from None
 
@@ -134,6 +156,17 @@ def parse_records(payload: Any, max_batch: int) -> list[dict]:
             raise HTTPException(413, f"a batch of {len(payload)} records is over the limit of {max_batch}")
         records, errors = [], []
         for i, item in enumerate(payload):
+            if not isinstance(item, dict):
+                errors.append(
+                    {
+                        "loc": ["body", i],
+                        "field": None,
+                        "type": "model_type",
+                        "input": _json_safe(item),
+                        "msg": f"must be a JSON object with the record's fields, got {_kind(item)}",
+                    }
+                )
+                continue
             try:
                 records.append(_record_validator.validate_python(item).__dict__)
             except ValidationError as err:
@@ -143,8 +176,19 @@ def parse_records(payload: Any, max_batch: int) -> list[dict]:
                 e["msg"] = f"record {e['loc'][1]}, {e['msg']}"
             raise HTTPException(422, errors[:50])
         return records
-    kind = {str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
     raise HTTPException(
-        422, f"body must be a JSON object (one record) or an array of objects (a batch), "
-        f"got {kind.get(type(payload), type(payload).__name__)}",
+        422, f"body must be a JSON object (one record) or an array of objects (a batch), got {_kind(payload)}"
     )
+
+
+def _kind(value: Any) -> str:
+    kinds = {
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "a boolean",
+        type(None): "null",
+        list: "an array",
+        dict: "an object",
+    }
+    return kinds.get(type(value), type(value).__name__)
