@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from opslab.demo.client import LabServer, LabServerError, server_url
+from opslab.demo.client import LabServerClient, LabServerError, server_url
 from opslab.demo.records import InputProblem, predictions_table, read_customers, to_records
 
 
@@ -32,7 +32,7 @@ st.title("Churn scorer")
 st.caption("A Streamlit user interface in front of a FastAPI model server.")
 
 url = st.sidebar.text_input("Lab server URL", server_url(command_line_url()))
-server = LabServer(url)
+server = LabServerClient(url)
 try:
     model = server.model()
     st.sidebar.success(f"Serving {model['name']} version {model['version']}")
@@ -67,13 +67,18 @@ with chart_left:
     st.subheader("How the probabilities spread")
     counts, edges = np.histogram(table["probability"], bins=10, range=(0, 1))
     bins = [f"{lo:.1f}-{hi:.1f}" for lo, hi in zip(edges[:-1], edges[1:])]
-    st.bar_chart(pd.DataFrame({"probability of churn": bins, "customers": counts}), x="probability of churn",
-                 y="customers")
+    st.bar_chart(
+        pd.DataFrame({"probability of churn": bins, "customers": counts}),
+        x="probability of churn",
+        y="customers",
+    )
 with chart_right:
     st.subheader("What drives the model")
     importance = (model or {}).get("feature_importance") or {}
     if importance:
         drivers = pd.Series(importance, name="importance").sort_values(ascending=False)
-        st.bar_chart(drivers.rename_axis("feature").reset_index(), x="feature", y="importance", horizontal=True)
+        st.bar_chart(
+            drivers.rename_axis("feature").reset_index(), x="feature", y="importance", horizontal=True
+        )
     else:
         st.write("The server did not report feature importance.")

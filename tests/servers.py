@@ -6,33 +6,28 @@ module-scoped processes on free ports, stopped when the module ends.
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from opslab.background import BackgroundServer, free_port, opslab_command
-
-
-def train_default_model() -> None:
-    """``opslab train`` into the session's OPSLAB_HOME (a no-op once the champion exists)."""
-    done = subprocess.run(opslab_command("train"), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, f"opslab train failed:\n{done.stdout}\n{done.stderr}"
+from serve_support import LabServer, ensure_champion
 
 
 @pytest.fixture(scope="module")
-def lab_server_url(offline_lab_home):
+def lab_server_url(offline_lab_home, tmp_path_factory):
     """The URL of a real lab server (uvicorn) serving churn-classifier@champion."""
-    train_default_model()
-    port = free_port()
-    with BackgroundServer(opslab_command("serve", "--host", "127.0.0.1", "--port", str(port)),
-                          f"http://127.0.0.1:{port}/ready", timeout=120):
-        yield f"http://127.0.0.1:{port}"
+    ensure_champion()
+    with LabServer(data_dir=tmp_path_factory.mktemp("lab-server")) as server:
+        yield server.url
 
 
 def start_demo(server_url: str) -> BackgroundServer:
+    """``opslab demo`` on a free port, talking to ``server_url`` (not started yet)."""
     port = free_port()
-    return BackgroundServer(opslab_command("demo", "--server-url", server_url, "--port", str(port)),
-                            f"http://127.0.0.1:{port}/", timeout=120)
+    return BackgroundServer(
+        opslab_command("demo", "--server-url", server_url, "--port", str(port)),
+        f"http://127.0.0.1:{port}/",
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,12 @@ SPACE = Path(__file__).resolve().parents[1] / "space"
 def start_space_app(server_url: str) -> BackgroundServer:
     """``python space/app.py`` as a Space would run it (port from GRADIO_SERVER_PORT)."""
     port = free_port()
-    return BackgroundServer([sys.executable, str(SPACE / "app.py")], f"http://127.0.0.1:{port}/", timeout=120,
-                            env={"GRADIO_SERVER_PORT": str(port), "OPSLAB_SERVER_URL": server_url})
+    return BackgroundServer(
+        [sys.executable, str(SPACE / "app.py")],
+        f"http://127.0.0.1:{port}/",
+        timeout=120,
+        env={"GRADIO_SERVER_PORT": str(port), "OPSLAB_SERVER_URL": server_url},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +66,18 @@ def test_page_says_which_model_serves(demo):
 
 
 def test_csv_gets_the_servers_predictions_with_plots(demo, customers_csv, lab_server_url):  # noqa: F811
-    status, table, histogram, drivers = demo.predict(gradio_client.handle_file(str(customers_csv)),
-                                                     api_name="/score_csv")
+    status, table, histogram, drivers = demo.predict(
+        gradio_client.handle_file(str(customers_csv)), api_name="/score_csv"
+    )
     assert "Scored 25 customers" in status, status
     frame = pd.DataFrame(table["data"], columns=table["headers"])
     assert list(frame.columns[:3]) == ["probability", "churned", "prediction_id"]
     assert list(frame.columns[3:]) == FEATURES
     assert all(re.fullmatch(r"[0-9a-f]{32}", pid) for pid in frame["prediction_id"])
     # the demo shows what the server answers for the same customers (rounded to 3 places)
-    direct = requests.post(f"{lab_server_url}/predict", json=to_records(pd.read_csv(customers_csv)), timeout=30)
+    direct = requests.post(
+        f"{lab_server_url}/predict", json=to_records(pd.read_csv(customers_csv)), timeout=30
+    )
     expected = [round(p["probability"], 3) for p in direct.json()["predictions"]]
     assert frame["probability"].tolist() == pytest.approx(expected, abs=1e-9)
     assert ((frame["probability"] >= 0.5).astype(int) == frame["churned"]).all()
@@ -106,7 +113,9 @@ def test_one_customer_then_feedback_reaches_the_server(demo, lab_server_url):  #
     assert re.fullmatch(r"[0-9a-f]{32}", prediction_id)
     answer = demo.predict(prediction_id, "churned", api_name="/send_feedback")
     assert answer.startswith("✔") and "recorded" in answer, answer
-    logged = requests.get(f"{lab_server_url}/predictions", params={"limit": 50}, timeout=10).json()["predictions"]
+    logged = requests.get(f"{lab_server_url}/predictions", params={"limit": 50}, timeout=10).json()[
+        "predictions"
+    ]
     mine = [p for p in logged if p["prediction_id"] == prediction_id]
     assert mine and mine[0]["feedback"] == 1, mine
 

@@ -17,6 +17,7 @@ APP = Path(__file__).resolve().parents[1] / "apps" / "streamlit_app.py"
 @pytest.fixture
 def run_app(monkeypatch):
     """Run the app with OPSLAB_SERVER_URL set, optionally upload a CSV; returns the AppTest."""
+
     def run(server_url: str, csv: bytes | None = None):
         monkeypatch.setenv("OPSLAB_SERVER_URL", server_url)
         app = AppTest.from_file(str(APP), default_timeout=60).run()
@@ -26,6 +27,7 @@ def run_app(monkeypatch):
             app.run()
         assert not app.exception, app.exception
         return app
+
     return run
 
 

@@ -1,11 +1,13 @@
-"""Run a server (lab server, demo, Streamlit) as a child process, wait until it answers, stop it."""
+"""Run a web app (the demo, a Streamlit app) as a child process, wait until it answers, stop it.
+
+The lab server has its own, richer helper: :class:`opslab.serve.process.LabServer`.
+"""
 
 from __future__ import annotations
 
 import atexit
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,12 +15,9 @@ import time
 import urllib.error
 import urllib.request
 
+from opslab.serve.process import free_port
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["BackgroundServer", "free_port", "opslab_command"]
 
 
 def _answers(url: str) -> bool:
@@ -49,8 +48,9 @@ class BackgroundServer:
 
     def launch(self) -> BackgroundServer:
         """Launch the process without waiting (start several, then wait for each)."""
-        self.process = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, env=self.env,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            self.args, stdout=self.log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+        )
         atexit.register(self.stop)  # a kernel or test run that ends early still stops its servers
         return self
 
@@ -59,7 +59,9 @@ class BackgroundServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self.stop()
-                raise RuntimeError(f"{' '.join(self.args)} exited with {self.process.returncode}:\n{self.output()}")
+                raise RuntimeError(
+                    f"{' '.join(self.args)} exited with {self.process.returncode}:\n{self.output()}"
+                )
             if _answers(self.ready_url):
                 return self
             time.sleep(0.25)

@@ -32,7 +32,7 @@ def describe_detail(detail: object) -> str:
     return str(detail)
 
 
-class LabServer:
+class LabServerClient:
     """A small client for the lab server's contract: predict, feedback, model, health."""
 
     def __init__(self, url: str | None = None, timeout: float = 10.0):
@@ -48,13 +48,17 @@ class LabServer:
                 "(or `make serve`) and try again."
             ) from None
         except requests.Timeout:
-            raise LabServerError(f"The lab server at {self.url} did not answer within {self.timeout:g} s.") from None
+            raise LabServerError(
+                f"The lab server at {self.url} did not answer within {self.timeout:g} s."
+            ) from None
         if response.status_code >= 400:
             try:
                 detail = describe_detail(response.json().get("detail", response.text))
             except ValueError:
                 detail = response.text.strip()[:300] or response.reason
-            raise LabServerError(f"The lab server answered {response.status_code} to {method} {path}: {detail}")
+            raise LabServerError(
+                f"The lab server answered {response.status_code} to {method} {path}: {detail}"
+            )
         try:
             return response.json()
         except ValueError:
@@ -73,4 +77,6 @@ class LabServer:
 
     def feedback(self, prediction_id: str, churned: int) -> dict:
         """Tell the server what really happened to the customer behind ``prediction_id``."""
-        return self._request("POST", "/feedback", json={"prediction_id": prediction_id, "churned": int(churned)})
+        return self._request(
+            "POST", "/feedback", json={"prediction_id": prediction_id, "churned": int(churned)}
+        )

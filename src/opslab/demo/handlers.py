@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from opslab.demo.charts import feature_drivers, probability_histogram
-from opslab.demo.client import LabServer, LabServerError
+from opslab.demo.client import LabServerClient, LabServerError
 from opslab.demo.records import InputProblem, customer_record, predictions_table, read_customers, to_records
 
 OUTCOMES = {"churned": 1, "stayed": 0}
@@ -19,7 +19,7 @@ def problem(message: str) -> str:
     return f"⚠ {message}"
 
 
-def server_status(server: LabServer) -> str:
+def server_status(server: LabServerClient) -> str:
     """One line about the server: which model answers, or why nothing does."""
     try:
         model = server.model()
@@ -28,7 +28,7 @@ def server_status(server: LabServer) -> str:
     return f"✔ Lab server {server.url} is up, serving **{model.get('name')}** version {model.get('version')}."
 
 
-def _drivers(server: LabServer):
+def _drivers(server: LabServerClient):
     try:
         importance = server.model().get("feature_importance") or {}
     except LabServerError:
@@ -36,7 +36,7 @@ def _drivers(server: LabServer):
     return feature_drivers(importance) if importance else None
 
 
-def score_csv(server: LabServer, path: str | None):
+def score_csv(server: LabServerClient, path: str | None):
     """CSV file -> (status, predictions table, probability histogram, feature drivers)."""
     empty = pd.DataFrame()
     if not path:
@@ -55,7 +55,7 @@ def score_csv(server: LabServer, path: str | None):
     return status, table, probability_histogram(table["probability"]), _drivers(server)
 
 
-def predict_one(server: LabServer, *values):
+def predict_one(server: LabServerClient, *values):
     """Form values in FEATURES order -> (status, prediction id for the feedback box)."""
     try:
         prediction = server.predict([customer_record(*values)])[0]
@@ -69,7 +69,7 @@ def predict_one(server: LabServer, *values):
     return status, prediction["prediction_id"]
 
 
-def send_feedback(server: LabServer, prediction_id: str, outcome: str | None) -> str:
+def send_feedback(server: LabServerClient, prediction_id: str, outcome: str | None) -> str:
     """Post what really happened (``churned`` or ``stayed``) for a prediction id."""
     prediction_id = (prediction_id or "").strip()
     if not prediction_id:

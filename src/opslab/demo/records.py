@@ -51,7 +51,9 @@ def customer_record(*values) -> dict:
     if len(values) != len(FEATURES):
         raise InputProblem(f"expected {len(FEATURES)} values, got {len(values)}")
     record = dict(zip(FEATURES, values))
-    empty = [f for f in NUMERIC_FEATURES if record[f] is None] + [f for f in CATEGORICAL_FEATURES if not record[f]]
+    empty = [f for f in NUMERIC_FEATURES if record[f] is None] + [
+        f for f in CATEGORICAL_FEATURES if not record[f]
+    ]
     if empty:
         raise InputProblem(f"Fill in {', '.join(empty)}.")
     return {k: _json_value(v) for k, v in record.items()}
