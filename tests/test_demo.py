@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import requests
 import yaml
 
-from opslab.background import BackgroundServer, free_port
+from opslab.background import BackgroundServer, free_port, opslab_command
 from opslab.data import FEATURES, TARGET, make_customers
 from opslab.demo.records import to_records
 from servers import lab_server_url, start_demo  # noqa: F401  (fixtures)
@@ -143,3 +144,44 @@ def test_space_metadata_names_the_app_and_this_gradio():
     meta = yaml.safe_load(front_matter)
     assert meta["sdk"] == "gradio" and (SPACE / meta["app_file"]).is_file()
     assert meta["sdk_version"] == version("gradio"), "the Space would run another Gradio than the tests"
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"", "Could not read the file as CSV"),
+        (",".join(FEATURES).encode() + b"\n", "no customers"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00binary", "Could not read the file as CSV"),
+        (b"name,score\nada,3\n", "lacks the column(s) age, tenure_months"),
+    ],
+    ids=["empty", "header-only", "binary", "other-columns"],
+)
+def test_bad_files_are_explained_without_asking_the_server(tmp_path, content, expected):
+    from opslab.demo import handlers
+    from opslab.demo.client import LabServerClient
+
+    path = tmp_path / "upload.csv"
+    path.write_bytes(content)
+    nobody = LabServerClient(f"http://127.0.0.1:{free_port()}")  # a file problem is found before any request
+    status, table, histogram, drivers = handlers.score_csv(nobody, str(path))
+    assert status.startswith("⚠") and expected in status, status
+    assert table.empty and histogram is None and drivers is None
+
+
+def test_too_many_rows_are_refused(tmp_path):
+    from opslab.demo.records import MAX_ROWS, InputProblem, read_customers
+
+    path = tmp_path / "big.csv"
+    make_customers(MAX_ROWS + 1, seed=2).to_csv(path, index=False)
+    with pytest.raises(InputProblem, match=f"at most {MAX_ROWS}"):
+        read_customers(path)
+
+
+def test_demo_refuses_a_taken_port_with_a_message(demos):
+    port = int(demos["live"].rstrip("/").rsplit(":", 1)[1])
+    done = subprocess.run(
+        opslab_command("demo", "--port", str(port)), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and f"cannot serve on 127.0.0.1:{port}" in done.stdout, (
+        done.stdout + done.stderr
+    )

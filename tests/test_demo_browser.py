@@ -58,3 +58,23 @@ def test_upload_a_csv_and_see_predictions(page, demo_url, tmp_path):  # noqa: F8
     shot = Path(os.environ.get("OPSLAB_SCREENSHOT_DIR", tmp_path)) / "demo.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_one_customer_prediction_and_feedback_in_the_browser(page, demo_url, lab_server_url):  # noqa: F811
+    import requests
+
+    expect = sync_api.expect
+    page.goto(demo_url)
+    expect(page.locator("#server-status")).to_contain_text("churn-classifier", timeout=30_000)
+    page.get_by_role("tab", name="One customer").click()
+    page.locator("#predict-one").click()
+    expect(page.locator("#single-status")).to_contain_text("P(churn)", timeout=30_000)
+    prediction_id = page.locator("#prediction-id textarea, #prediction-id input").first.input_value()
+    assert re.fullmatch(r"[0-9a-f]{32}", prediction_id), prediction_id
+    page.get_by_label("stayed").check()
+    page.locator("#send-feedback").click()
+    expect(page.locator("#feedback-status")).to_contain_text("recorded", timeout=30_000)
+    log = requests.get(f"{lab_server_url}/predictions", params={"limit": 20}, timeout=10).json()[
+        "predictions"
+    ]
+    assert [p["feedback"] for p in log if p["prediction_id"] == prediction_id] == [0]

@@ -40,5 +40,9 @@ def command(args) -> int:
     print(
         f"opslab demo: http://{args.host}:{args.port} (lab server: {server_url(args.server_url)})", flush=True
     )
-    launch_demo(args.server_url, args.host, args.port, block=True)
+    try:
+        launch_demo(args.server_url, args.host, args.port, block=True)
+    except OSError as err:  # most often: the port is taken (another demo, or `make serve` already runs)
+        print(f"opslab demo: cannot serve on {args.host}:{args.port}: {err}")
+        return 2
     return 0
