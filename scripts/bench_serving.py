@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,17 +36,12 @@ wrk.body = [==[%s]==]
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    "BENCH {\\"requests\\": %%d, \\"seconds\\": %%f, \\"p50_ms\\": %%f, \\"p99_ms\\": %%f, \\"failed\\": %%d}\\n",
+    "BENCH {\\"requests\\": %%d, \\"seconds\\": %%f, \\"p50_ms\\": %%f, "
+    .. "\\"p99_ms\\": %%f, \\"failed\\": %%d}\\n",
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
     e.status + e.connect + e.read + e.write + e.timeout))
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -66,7 +60,9 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 120) -> 
 
 def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
     # its own process group, so stopping it also stops any worker processes it forks
-    return subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -84,9 +80,19 @@ def run_wrk(url: str, body: str, seconds: float, connections: int, threads: int)
         script.write(WRK_SCRIPT % body)
     try:
         out = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-             "-s", script.name, url],
-            capture_output=True, text=True,
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
         )
     finally:
         os.unlink(script.name)
@@ -98,7 +104,9 @@ def run_wrk(url: str, body: str, seconds: float, connections: int, threads: int)
     return result
 
 
-async def _python_load(host: str, port: int, path: str, body: bytes, seconds: float, connections: int) -> dict:
+async def _python_load(
+    host: str, port: int, path: str, body: bytes, seconds: float, connections: int
+) -> dict:
     request = (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
@@ -131,23 +139,37 @@ async def _python_load(host: str, port: int, path: str, body: bytes, seconds: fl
     def pct(q):
         return 1000 * latencies[min(int(q * len(latencies)), len(latencies) - 1)]
 
-    return {"requests": len(latencies), "seconds": elapsed, "rps": len(latencies) / elapsed,
-            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "failed": failed}
+    return {
+        "requests": len(latencies),
+        "seconds": elapsed,
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "failed": failed,
+    }
 
 
 def run_python(url: str, body: str, seconds: float, connections: int) -> dict:
     parsed = httpx.URL(url)
-    return asyncio.run(_python_load(parsed.host, parsed.port, parsed.path, body.encode(), seconds, connections))
+    return asyncio.run(
+        _python_load(parsed.host, parsed.port, parsed.path, body.encode(), seconds, connections)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=15, help="seconds of load per run (default 15)")
-    parser.add_argument("--warmup", type=float, default=3, help="seconds of unmeasured load first (default 3)")
+    parser.add_argument(
+        "--warmup", type=float, default=3, help="seconds of unmeasured load first (default 3)"
+    )
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--batch", type=int, default=100, help="records in the batch run (default 100)")
-    parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto",
-                        help="load generator: wrk if installed (auto), or the built-in asyncio client")
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="load generator: wrk if installed (auto), or the built-in asyncio client",
+    )
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
@@ -155,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     from opslab.data import FEATURES, make_customers
     from opslab.env import go_offline
     from opslab.registry import champion_uri, tracking_uri
+    from opslab.serve.process import LabServer, free_port
     from opslab.train import train_and_register
 
     go_offline()
@@ -164,36 +187,67 @@ def main(argv: list[str] | None = None) -> int:
     records = json.loads(frame.to_json(orient="records"))
     bodies = {
         "lab": {1: json.dumps(records[0]), args.batch: json.dumps(records)},
-        "mlflow": {1: json.dumps({"dataframe_records": records[:1]}),
-                   args.batch: json.dumps({"dataframe_records": records})},
+        "mlflow": {
+            1: json.dumps({"dataframe_records": records[:1]}),
+            args.batch: json.dumps({"dataframe_records": records}),
+        },
     }
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_TRACKING_URI": tracking_uri(),
-           "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-           "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    work = Path(tempfile.mkdtemp(prefix="opslab-bench-"))
-    lab_port, mlflow_port = free_port(), free_port()
-    servers = {
-        "lab": start([sys.executable, "-m", "opslab", "serve", "--port", str(lab_port), "--workers", "1",
-                      "--data-dir", str(work / "lab"), "--max-batch", str(max(args.batch, 1000))],
-                     env, work / "lab.log"),
-        "mlflow": start([str(VENV_BIN / "mlflow"), "models", "serve", "-m", champion_uri(), "--env-manager",
-                         "local", "-h", "127.0.0.1", "-p", str(mlflow_port), "-w", "1"], env, work / "mlflow.log"),
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MLFLOW_TRACKING_URI": tracking_uri(),
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
     }
-    urls = {"lab": f"http://127.0.0.1:{lab_port}/predict", "mlflow": f"http://127.0.0.1:{mlflow_port}/invocations"}
+    work = Path(tempfile.mkdtemp(prefix="opslab-bench-"))
+    mlflow_port = free_port()
+    lab = LabServer(
+        data_dir=work / "lab",
+        workers=1,
+        extra_args=["--max-batch", str(max(args.batch, 1000))],
+        log_file=work / "lab.log",
+    )
+    mlflow_server = start(
+        [
+            str(VENV_BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            champion_uri(),
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(mlflow_port),
+            "-w",
+            "1",
+        ],
+        env,
+        work / "mlflow.log",
+    )
+    urls = {"lab": f"{lab.url}/predict", "mlflow": f"http://127.0.0.1:{mlflow_port}/invocations"}
     results: dict = {}
     try:
-        wait_until_up(f"http://127.0.0.1:{lab_port}/ready", servers["lab"])
-        wait_until_up(f"http://127.0.0.1:{mlflow_port}/ping", servers["mlflow"])
+        lab.start()
+        wait_until_up(f"http://127.0.0.1:{mlflow_port}/ping", mlflow_server)
         headers = {"content-type": "application/json"}
         lab_p = httpx.post(urls["lab"], content=bodies["lab"][1], headers=headers).json()["predictions"][0]
-        ml_p = httpx.post(urls["mlflow"], content=bodies["mlflow"][1], headers=headers).json()["predictions"][0]
-        print(f"model {champion_uri()} (version {version.version}); same answer: lab {lab_p['probability']:.6f}, "
-              f"mlflow {ml_p[1]:.6f}")
-        print(f"load: {client}, {args.connections} connections, {args.duration:g} s per run after "
-              f"{args.warmup:g} s warm-up; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+        ml_p = httpx.post(urls["mlflow"], content=bodies["mlflow"][1], headers=headers).json()["predictions"][
+            0
+        ]
+        print(
+            f"model {champion_uri()} (version {version.version}); one record: "
+            f"lab P={lab_p['probability']:.6f}, mlflow P={ml_p[1]:.6f}"
+        )
+        print(
+            f"load: {client}, {args.connections} connections, {args.duration:g} s per run after "
+            f"{args.warmup:g} s warm-up; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+        )
         for size in (1, args.batch):
             for name in ("lab", "mlflow"):
+
                 def drive(seconds):
                     if client == "wrk":
                         return run_wrk(urls[name], bodies[name][size], seconds, args.connections, threads=2)
@@ -203,20 +257,27 @@ def main(argv: list[str] | None = None) -> int:
                     drive(args.warmup)
                 results[f"{name}-{size}"] = drive(args.duration)
     finally:
-        for process in servers.values():
-            stop(process)
+        lab.stop()
+        stop(mlflow_server)
     print()
-    print(f"{'server':<8} {'records':>7} {'req/s':>9} {'records/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}")
+    print(
+        f"{'server':<8} {'records':>7} {'req/s':>9} {'records/s':>10} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'failed':>7}"
+    )
     for key, r in results.items():
         name, size = key.split("-")
-        print(f"{name:<8} {size:>7} {r['rps']:>9.0f} {r['rps'] * int(size):>10.0f} {r['p50_ms']:>8.2f} "
-              f"{r['p99_ms']:>8.2f} {r['failed']:>7}")
+        print(
+            f"{name:<8} {size:>7} {r['rps']:>9.0f} {r['rps'] * int(size):>10.0f} {r['p50_ms']:>8.2f} "
+            f"{r['p99_ms']:>8.2f} {r['failed']:>7}"
+        )
     print()
     for size in (1, args.batch):
         lab, ml = results[f"lab-{size}"], results[f"mlflow-{size}"]
-        print(f"{size:>3} record(s): lab/mlflow throughput {lab['rps'] / ml['rps']:.1f}x; lab p99 "
-              f"{lab['p99_ms']:.2f} ms vs mlflow p50 {ml['p50_ms']:.2f} ms "
-              f"({'below' if lab['p99_ms'] < ml['p50_ms'] else 'NOT below'})")
+        print(
+            f"{size:>3} record(s): lab/mlflow throughput {lab['rps'] / ml['rps']:.1f}x; lab p99 "
+            f"{lab['p99_ms']:.2f} ms vs mlflow p50 {ml['p50_ms']:.2f} ms "
+            f"({'below' if lab['p99_ms'] < ml['p50_ms'] else 'NOT below'})"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     shutil.rmtree(work, ignore_errors=True)
