@@ -1,4 +1,7 @@
-"""A real headless Chromium (Debian's) opens the demo, uploads a CSV and sees the predictions."""
+"""A real headless Chromium (Debian's) opens the demo, uploads a CSV and sees the predictions.
+
+Set OPSLAB_SCREENSHOT_DIR to keep the screenshot of the scored page (default: the test's tmp folder).
+"""
 
 from __future__ import annotations
 
