@@ -76,9 +76,7 @@ with chart_right:
     st.subheader("What drives the model")
     importance = (model or {}).get("feature_importance") or {}
     if importance:
-        drivers = pd.Series(importance, name="importance").sort_values(ascending=False)
-        st.bar_chart(
-            drivers.rename_axis("feature").reset_index(), x="feature", y="importance", horizontal=True
-        )
+        drivers = pd.Series(importance, name="importance").rename_axis("feature").reset_index()
+        st.bar_chart(drivers, x="feature", y="importance", horizontal=True, sort="-importance")
     else:
         st.write("The server did not report feature importance.")
