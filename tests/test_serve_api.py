@@ -103,6 +103,8 @@ def test_feedback_for_an_unknown_prediction_is_404(client):
     "body, field",
     [
         ({"prediction_id": "0" * 32, "churned": 2}, "churned"),
+        ({"prediction_id": "0" * 32, "churned": True}, "churned"),
+        ({"prediction_id": "0" * 32, "churned": "1"}, "churned"),
         ({"prediction_id": "not-an-id", "churned": 1}, "prediction_id"),
         ({"churned": 1}, "prediction_id"),
     ],
@@ -212,6 +214,20 @@ def test_malformed_json_is_400(client, body):
     response = client.post("/predict", content=content, headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert "JSON" in response.json()["detail"] or "UTF-8" in response.json()["detail"]
+
+
+def test_errors_echo_hostile_input_safely(client, records):
+    lone_surrogate = json.dumps(records[0]).replace('"basic"', '"\\ud800"').replace('"standard"', '"\\ud800"')
+    lone_surrogate = lone_surrogate.replace('"premium"', '"\\ud800"')
+    headers = {"content-type": "application/json"}
+    response = client.post("/predict", content=lone_surrogate.encode(), headers=headers)
+    assert response.status_code == 422 and response.json()["detail"][0]["field"] == "plan"
+    huge = json.dumps(records[0]).replace(f'"age": {records[0]["age"]}', '"age": 1' + "0" * 400)
+    response = client.post("/predict", content=huge.encode(), headers={"content-type": "application/json"})
+    assert response.status_code == 422 and len(response.text) < 1000, response.text[:200]
+    nested = "[" * 10_000 + "]" * 10_000
+    response = client.post("/predict", content=nested.encode(), headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "nested" in response.json()["detail"]
 
 
 def test_empty_body_is_400(client):

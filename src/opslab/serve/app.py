@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import time
@@ -14,6 +15,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opslab.serve.metrics import MetricsMiddleware, ServerMetrics
 from opslab.serve.model_store import ModelLoadError, ModelStore
@@ -59,6 +61,13 @@ class ServeSettings:
         )
 
 
+class SafeJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped, so any text a client sent (even a lone surrogate) can be echoed."""
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
+
 def _openapi_body(schema: dict) -> dict:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
@@ -90,8 +99,13 @@ def create_app(settings: ServeSettings) -> FastAPI:
         description="Churn predictions from the course's model, with a prediction log and metrics.",
         version="1.0",
         lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
     )
     app.state.store, app.state.metrics, app.state.settings = store, metrics, settings
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_errors(request: Request, err: StarletteHTTPException):
+        return SafeJSONResponse({"detail": err.detail}, status_code=err.status_code, headers=err.headers)
 
     @app.exception_handler(RequestValidationError)
     async def query_errors(request: Request, err: RequestValidationError):
@@ -104,7 +118,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
             }
             for e in err.errors()
         ]
-        return JSONResponse({"detail": details}, status_code=422)
+        return SafeJSONResponse({"detail": details}, status_code=422)
 
     def model_in_service():
         model = store.current
@@ -125,18 +139,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
         ]
         request.app.state.log.record(rows)  # committed before anyone hears the answer
         metrics.observe_predictions(records, churned, probabilities, model.version)
-        return {
-            "predictions": [
-                {
-                    "prediction_id": pid,
-                    "churned": c,
-                    "probability": p,
-                    "model_name": name,
-                    "model_version": version,
-                }
-                for pid, _, name, version, _, c, p in rows
-            ]
-        }
+        answers = [
+            {"prediction_id": i, "churned": c, "probability": p, "model_name": name, "model_version": version}
+            for i, _, name, version, _, c, p in rows
+        ]
+        return SafeJSONResponse({"predictions": answers})  # plain JSON types: skip FastAPI's generic encoder
 
     @app.post(
         "/feedback",
@@ -158,7 +165,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     async def ready():
         model = store.current
         if model is None:
-            return JSONResponse({"status": "not ready", "detail": store.error or "still starting"}, 503)
+            return SafeJSONResponse({"status": "not ready", "detail": store.error or "still starting"}, 503)
         return {"status": "ready", "model_name": model.name, "model_version": model.version}
 
     @app.get("/model", summary="The model in service: name, version, metrics, features, importance")

@@ -48,7 +48,7 @@ assert list(CustomerRecord.model_fields) == FEATURES
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prediction_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="the id /predict returned")
-    churned: Literal[0, 1] = Field(description="the true outcome: 1 if the customer churned")
+    churned: int = Field(strict=True, ge=0, le=1, description="the true outcome: 1 churned, 0 stayed")
 
 
 class ReloadRequest(BaseModel):
@@ -62,8 +62,14 @@ class ReloadRequest(BaseModel):
 
 
 def _json_safe(value: Any) -> Any:
+    """The offending input, short enough to echo back in an error message."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        digits = str(abs(value))
+        return f"{'-' if value < 0 else ''}{digits[:6]}... ({len(digits)} digits)"
+    if isinstance(value, str) and len(value) > 80:
+        return value[:80] + "..."
     if isinstance(value, (dict, list)):
         return f"<{type(value).__name__}>"
     return value
