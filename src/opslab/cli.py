@@ -13,6 +13,7 @@ VERBS = {
     "run": ("opslab.run", "execute notebooks with papermill and print a timing table"),
     "train": ("opslab.train", "train the default churn model and register it as churn-classifier@champion"),
     "serve": ("opslab.serve.cli", "start the lab model server (FastAPI + uvicorn)"),
+    "demo": ("opslab.demo.launch", "start the Gradio demo that scores customers through the lab server"),
 }
 
 
