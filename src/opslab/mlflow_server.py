@@ -25,6 +25,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def port_is_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be bound right now (nothing listens there)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no obstacle
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def venv_bin(name: str) -> str:
     """The path of console script ``name`` next to this Python (the venv's bin), else ``name``."""
     candidate = Path(sys.executable).parent / name
@@ -45,7 +56,7 @@ class MlflowServer:
     """
 
     def __init__(self, root: str | Path = "mlflow-store", host: str = "127.0.0.1", port: int | None = None,
-                 workers: int = 1, timeout: float = 120.0):
+                 workers: int | str = 1, timeout: float = 120.0):
         self.root = Path(root).resolve()
         self.host = host
         self.port = port
@@ -83,6 +94,8 @@ class MlflowServer:
             return self
         self.root.mkdir(parents=True, exist_ok=True)
         self.artifacts_destination.mkdir(exist_ok=True)
+        if self.port and not port_is_free(self.host, self.port):
+            raise ServerError(f"port {self.port} on {self.host} is already in use; pass port=None to pick a free one")
         self.port = self.port or free_port(self.host)
         env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="1")
         # The job runner (a pool of huey workers for GenAI jobs) is not needed to track experiments.
