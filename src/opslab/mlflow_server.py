@@ -95,7 +95,8 @@ class MlflowServer:
         self.root.mkdir(parents=True, exist_ok=True)
         self.artifacts_destination.mkdir(exist_ok=True)
         if self.port and not port_is_free(self.host, self.port):
-            raise ServerError(f"port {self.port} on {self.host} is already in use; pass port=None to pick a free one")
+            raise ServerError(f"port {self.port} on {self.host} is already in use; "
+                              "pass port=None to pick a free one")
         self.port = self.port or free_port(self.host)
         env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="1")
         # The job runner (a pool of huey workers for GenAI jobs) is not needed to track experiments.
@@ -116,7 +117,8 @@ class MlflowServer:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ServerError(f"mlflow server exited with code {self.process.returncode}:\n{self._log_tail()}")
+                code = self.process.returncode
+                raise ServerError(f"mlflow server exited with code {code}:\n{self._log_tail()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
                     if response.status == 200:
@@ -161,7 +163,8 @@ class MlflowServer:
 
     def __repr__(self) -> str:
         state = "running" if self.process is not None else "stopped"
-        return f"MlflowServer({self.url if self.port else 'no port'}, {state}, store={self.backend_store_uri})"
+        where = self.url if self.port else "no port"
+        return f"MlflowServer({where}, {state}, store={self.backend_store_uri})"
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -32,7 +32,8 @@ def roc_figure(y_true, scores: Mapping[str, Sequence[float]] | Sequence[float], 
         fpr, tpr, _ = roc_curve(y_true, score)
         ax.plot(fpr, tpr, label=f"{label} (AUC {roc_auc_score(y_true, score):.3f})")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="chance")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title, xlim=(0, 1), ylim=(0, 1.01))
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title,
+           xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(loc="lower right", fontsize="small")
     return fig
 

@@ -105,7 +105,8 @@ def read_offline_run(run_dir: str | Path) -> OfflineRun:
                 "files": [entry.path for entry in message.manifest.contents],
             })
     run.config = {k: v for k, v in run.config.items() if not k.startswith("_wandb")}
-    run.files = sorted(str(p.relative_to(run_dir / "files")) for p in (run_dir / "files").rglob("*") if p.is_file())
+    files = run_dir / "files"
+    run.files = sorted(str(p.relative_to(files)) for p in files.rglob("*") if p.is_file())
     return run
 
 
