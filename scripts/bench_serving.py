@@ -174,10 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO / "src"))
+    from opslab.background import free_port
     from opslab.data import FEATURES, make_customers
     from opslab.env import go_offline
     from opslab.registry import champion_uri, tracking_uri
-    from opslab.serve.process import LabServer, free_port
+    from opslab.serve.process import LabServer
     from opslab.train import train_and_register
 
     go_offline()

@@ -9,47 +9,15 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
-import os
 import signal
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
+from opslab.background import BackgroundServer, ServerError, opslab_command
+
 REPO = Path(__file__).resolve().parents[1]
-OPSLAB = [sys.executable, "-m", "opslab"]
-
-
-def wait_until_up(url: str, process: subprocess.Popen, name: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with code {process.returncode} before it answered")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{name} did not answer on {url} within {timeout:.0f} s")
-
-
-def start(command: list[str], name: str) -> subprocess.Popen:
-    print(f"starting {name}: {' '.join(command[2:] if command[:2] == OPSLAB[:2] else command)}", flush=True)
-    return subprocess.Popen(command, start_new_session=True)  # own process group: stopped as a whole
-
-
-def stop(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def serve_site(site: Path, host: str, port: int) -> http.server.ThreadingHTTPServer:
@@ -80,37 +48,45 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     server_url = f"http://{args.host}:{args.server_port}"
     demo_url = f"http://{args.host}:{args.demo_port}"
-    processes: list[subprocess.Popen] = []
+    server = BackgroundServer(
+        opslab_command("serve", "--host", args.host, "--port", str(args.server_port)),
+        f"{server_url}/ready",
+        name="lab server",
+    )
+    demo = BackgroundServer(
+        opslab_command("demo", "--host", args.host, "--port", str(args.demo_port), "--server-url", server_url),
+        f"{demo_url}/",
+        timeout=180,
+        name="demo",
+    )
     try:
-        subprocess.run(OPSLAB + ["train"], check=True)  # no-op when the champion model exists
-        server = start(OPSLAB + ["serve", "--host", args.host, "--port", str(args.server_port)], "lab server")
-        processes.append(server)
-        demo = start(
-            OPSLAB + ["demo", "--host", args.host, "--port", str(args.demo_port), "--server-url", server_url], "demo"
-        )
-        processes.append(demo)
-        wait_until_up(f"{server_url}/health", server, "lab server")
-        wait_until_up(demo_url, demo, "demo")
+        subprocess.run(opslab_command("train"), check=True)  # says "nothing to do" when the champion exists
+        print("starting the lab server and the demo", flush=True)
+        server.launch()
+        demo.launch()  # gradio takes a while to import: start both, then wait for each
+        server.wait_until_ready()
+        demo.wait_until_ready()
         httpd = serve_site(args.site, args.host, args.port)
         print(f"\nbook:        http://{args.host}:{args.port}/", flush=True)
         print(f"lab server:  {server_url}/docs", flush=True)
         print(f"demo:        {demo_url}/", flush=True)
         print("Ctrl-C stops all three.", flush=True)
         while not stopping.is_set():
-            for process, name in [(server, "lab server"), (demo, "demo")]:
-                if process.poll() is not None:
-                    print(f"serve: the {name} stopped (exit code {process.returncode}); stopping", file=sys.stderr)
+            for piece in (server, demo):
+                if piece.process.poll() is not None:
+                    print(f"serve: the {piece.name} stopped:\n{piece.output()}", file=sys.stderr)
                     return 1
             stopping.wait(1)
         httpd.shutdown()
         return 0
     except KeyboardInterrupt:
         return 0
-    except (RuntimeError, subprocess.CalledProcessError) as err:
+    except (ServerError, TimeoutError, subprocess.CalledProcessError) as err:
         print(f"serve: {err}", file=sys.stderr)
         return 1
     finally:
-        stop(processes)
+        server.stop()
+        demo.stop()
 
 
 if __name__ == "__main__":

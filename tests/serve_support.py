@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from opslab.background import free_port
 from opslab.data import FEATURES, make_customers
-from opslab.serve.process import LabServer, free_port
+from opslab.serve.process import LabServer
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "test-admin-token"

@@ -23,7 +23,7 @@ def test_waits_until_the_url_answers_then_stops_the_process():
 
 def test_a_process_that_exits_is_reported_with_its_output():
     crash = [sys.executable, "-c", "print('no model here'); raise SystemExit(3)"]
-    with pytest.raises(RuntimeError, match=r"exited with 3:\s+no model here"):
+    with pytest.raises(RuntimeError, match=r"exited with code 3:\s+no model here"):
         BackgroundServer(crash, f"http://127.0.0.1:{free_port()}/", timeout=30).start()
 
 

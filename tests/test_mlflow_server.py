@@ -8,7 +8,8 @@ import urllib.request
 
 import pytest
 
-from opslab.mlflow_server import MlflowServer, ServerError, group_members, port_is_free
+from opslab.background import group_members, port_is_free
+from opslab.mlflow_server import MlflowServer, ServerError
 
 
 @pytest.fixture(scope="module")

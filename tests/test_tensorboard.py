@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from tensorboardX import SummaryWriter
 
-from opslab.mlflow_server import free_port, venv_bin
+from opslab.background import free_port, venv_bin
 
 
 @pytest.fixture

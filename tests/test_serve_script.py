@@ -1,0 +1,63 @@
+"""`make serve`'s last step: the book, the lab server and the demo come up together and go together."""
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import REPO
+from opslab.background import free_port, port_is_free
+
+
+def get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.read().decode(errors="replace")
+
+
+@pytest.fixture
+def site(tmp_path):
+    (tmp_path / "index.html").write_text("<h1>MLOps &amp; Deployment</h1>")
+    return tmp_path
+
+
+def test_serve_starts_all_three_prints_their_urls_and_stops_them_on_ctrl_c(site):
+    ports = {"--port": free_port(), "--server-port": free_port(), "--demo-port": free_port()}
+    command = [sys.executable, str(REPO / "scripts" / "serve.py"), "--site", str(site)]
+    command += [str(x) for pair in ports.items() for x in pair]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    printed = []
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            printed.append(line)
+            if "Ctrl-C stops all three" in line:
+                break
+        text = "".join(printed)
+        assert "Ctrl-C stops all three" in text, text[-3000:]
+        book, server, demo = (f"http://127.0.0.1:{ports[k]}" for k in ports)
+        assert f"{book}/" in text and f"{server}/docs" in text and f"{demo}/" in text
+        assert "MLOps &amp; Deployment" in get(f"{book}/")[1]
+        assert get(f"{server}/health") == (200, '{"status":"ok"}')
+        assert get(f"{server}/docs")[0] == 200
+        assert get(f"{demo}/")[0] == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=60)
+    assert code == 0
+    deadline = time.monotonic() + 10
+    while not all(port_is_free("127.0.0.1", p) for p in ports.values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert all(port_is_free("127.0.0.1", p) for p in ports.values()), "something still listens after Ctrl-C"
+
+
+def test_serve_without_a_built_book_says_what_to_run(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "serve.py"), "--site", str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.returncode == 1 and "run `make book` first" in result.stderr
