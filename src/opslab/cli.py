@@ -9,6 +9,8 @@ import sys
 # verb -> (module, one-line help). Each module defines configure(parser) and command(args) -> int.
 VERBS = {
     "run": ("opslab.run", "execute notebooks with papermill and print a timing table"),
+    "assign": ("opslab.assign", "regenerate the learner notebooks in labs/ from solutions/"),
+    "grade": ("opslab.grade", "grade a folder of learner submissions into a gradebook and feedback"),
 }
 
 
