@@ -12,6 +12,7 @@ Ground truth (before a scenario changes it): the log-odds of churning are
     logit = -1.1
             - 0.045 * tenure_months          (loyal customers stay)
             + 0.030 * (monthly_charges - 60) (price sensitivity)
+            + 1.5   * (monthly_charges > 95)     (a price point customers will not accept)
             - 0.25  * sessions_per_week      (engaged customers stay)
             + 0.35  * support_tickets_90d    (friction)
             + 0.60  * payment_failures_90d
@@ -21,7 +22,13 @@ Ground truth (before a scenario changes it): the log-odds of churning are
             + plan effect:     basic +0.3, standard 0.0, premium -0.2
 
 and ``churned ~ Bernoulli(sigmoid(logit))``, so even a perfect model cannot be perfect.
-``avg_session_minutes``, ``payment_method`` and ``region`` carry no signal of their own.
+``avg_session_minutes``, ``payment_method`` and ``region`` carry no signal of their own. The price
+threshold is rare in the training world (few customers pay over 95), so a linear model barely sees
+it, and it matters once prices drift upwards.
+
+In the ``concept`` scenario the relation itself changes: a competitor targets loyal customers, so
+tenure stops protecting (its weight becomes +0.03), long contracts no longer hold customers,
+support tickets stop mattering, and price sensitivity triples.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ GROUND_TRUTH = {
     "intercept": -1.1,
     "tenure_months": -0.045,
     "monthly_charges": 0.030,  # applied to (monthly_charges - 60)
+    "price_threshold": 1.5,  # added when monthly_charges > 95
     "sessions_per_week": -0.25,
     "support_tickets_90d": 0.35,
     "payment_failures_90d": 0.60,
@@ -103,18 +111,19 @@ def _sample_features(rng: np.random.Generator, n: int, shift: dict[str, float]) 
 
 def churn_logit(df: pd.DataFrame, concept: float = 0.0) -> np.ndarray:
     """The ground-truth log-odds of churn. ``concept`` in [0, 1] blends in the changed world of
-    the ``concept`` scenario: support tickets stop mattering and price sensitivity triples."""
+    the ``concept`` scenario (see the module docstring)."""
     g = GROUND_TRUTH
     logit = (
         g["intercept"]
-        + g["tenure_months"] * df["tenure_months"]
+        + (g["tenure_months"] * (1 - concept) + 0.03 * concept) * df["tenure_months"]
         + g["monthly_charges"] * (1 + 2 * concept) * (df["monthly_charges"] - 60)
+        + g["price_threshold"] * (df["monthly_charges"] > 95)
         + g["sessions_per_week"] * df["sessions_per_week"]
         + g["support_tickets_90d"] * (1 - concept) * df["support_tickets_90d"]
         + g["payment_failures_90d"] * df["payment_failures_90d"]
         + g["days_since_last_login"] * df["days_since_last_login"]
         + g["age"] * (df["age"] - 40)
-        + df["contract"].map(g["contract"])
+        + df["contract"].map(g["contract"]) * (1 - concept)
         + df["plan"].map(g["plan"])
     )
     return logit.to_numpy(dtype=float)
