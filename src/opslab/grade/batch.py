@@ -1,0 +1,137 @@
+"""Grade many submissions at once: one sandboxed executor per submission, a few at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import nbformat
+from tqdm import tqdm
+
+from opslab.assign.questions import questions as questions_of
+from opslab.grade.collect import UnreadableSubmission, read_submission
+from opslab.grade.compose import WrongLab, graded_notebook
+from opslab.grade.report import Grade
+from opslab.grade.sandbox import FIRST_UID, Isolation, Limits, Workspace, environment, kill_user, write_kernel_spec
+from opslab.grade.score import score
+
+STARTUP_SECONDS = 120  # beyond the notebook's own limit: interpreter, kernel start, writing results
+
+WHY_NOT_RUN = {
+    "ok": "this check did not run",
+    "timeout": "did not run: the notebook hit its time limit before this check",
+    "crashed": "did not run: the kernel died before this check",
+    "error": "did not run: the grader could not run the notebook",
+}
+
+
+class Grader:
+    """Grades submissions of one lab; safe to call from several threads (one slot each)."""
+
+    def __init__(self, solution_path: Path, limits: Limits, isolation: Isolation, parameters: dict | None = None,
+                 workers: int = 1, scratch: Path | None = None):
+        self.solution = nbformat.read(solution_path, as_version=4)
+        self.lab = solution_path.stem
+        self.questions = questions_of(self.solution)
+        self.limits, self.isolation, self.parameters = limits, isolation, parameters or {}
+        self.nonce = secrets.token_hex(16)
+        self.scratch = Path(tempfile.mkdtemp(prefix="opslab-grade-", dir=scratch))
+        self.scratch.chmod(0o711)
+        self.slots: queue.Queue[int] = queue.Queue()
+        for slot in range(workers):
+            self.slots.put(slot)
+
+    def failed(self, learner: str, status: str, detail: str, started: float, executed=None) -> Grade:
+        results = score(executed, self.questions, self.nonce, WHY_NOT_RUN.get(status, detail)) if executed else [
+            r for r in score(nbformat.v4.new_notebook(), self.questions, self.nonce, detail)]
+        return Grade(learner, status, results, time.perf_counter() - started, detail, executed)
+
+    def grade(self, learner: str, path: Path) -> Grade:
+        started = time.perf_counter()
+        try:
+            submission = read_submission(path)
+            graded = graded_notebook(self.solution, submission, self.lab, self.nonce)
+        except UnreadableSubmission as err:
+            return self.failed(learner, "unreadable", str(err), started)
+        except WrongLab as err:
+            return self.failed(learner, "wrong-lab", str(err), started)
+        slot = self.slots.get()
+        try:
+            return self._execute(learner, graded, slot, started)
+        finally:
+            self.slots.put(slot)
+
+    def _execute(self, learner: str, graded, slot: int, started: float) -> Grade:
+        uid = FIRST_UID + slot if self.isolation.own_user else 0
+        workspace = Workspace(self.scratch / f"{slot}-{secrets.token_hex(4)}", uid)
+        workspace.create()
+        try:
+            (workspace.out / "graded.ipynb").write_text(nbformat.writes(graded))
+            env = environment(workspace, write_kernel_spec(workspace, self.isolation, self.limits))
+            command = [sys.executable, "-m", "opslab.grade.execute", "--out", str(workspace.out),
+                       "--run", str(workspace.run), "--work", str(workspace.work), "--uid", str(uid),
+                       "--parameters", json.dumps(self.parameters), "--cell-timeout", str(self.limits.cell_seconds),
+                       "--notebook-timeout", str(self.limits.notebook_seconds),
+                       "--output-kb", str(self.limits.output_kb)]
+            status, detail = self._run_executor(command, env, workspace)
+            executed = self._read_executed(workspace)
+            if executed is None:
+                return self.failed(learner, status if status != "ok" else "error",
+                                   detail or "the grader produced no executed notebook", started)
+            results = score(executed, self.questions, self.nonce, WHY_NOT_RUN.get(status, detail))
+            return Grade(learner, status, results, time.perf_counter() - started, detail, executed)
+        finally:
+            kill_user(uid)
+            workspace.remove()
+
+    def _run_executor(self, command, env, workspace: Workspace) -> tuple[str, str]:
+        process = subprocess.Popen(command, env=env, cwd=workspace.out, start_new_session=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            _, stderr = process.communicate(timeout=self.limits.notebook_seconds + STARTUP_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            return "timeout", f"the notebook ran longer than {self.limits.notebook_seconds} s"
+        result_file = workspace.out / "result.json"
+        if not result_file.exists():
+            tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit code {process.returncode}"]
+            return "error", f"the grader's executor failed: {tail[0][:300]}"
+        result = json.loads(result_file.read_text())
+        return result["status"], result["detail"]
+
+    @staticmethod
+    def _read_executed(workspace: Workspace):
+        for name in ("executed.ipynb", "progress.ipynb"):
+            path = workspace.out / name
+            if path.exists():
+                try:
+                    return nbformat.read(path, as_version=4)
+                except Exception:
+                    continue
+        return None
+
+    def close(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def grade_all(grader: Grader, submissions: dict[str, Path], workers: int, progress: bool = True) -> list[Grade]:
+    """Grade every submission, ``workers`` at a time, with a progress bar; ordered by learner id."""
+    grades = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(grader.grade, learner, path) for learner, path in submissions.items()]
+        for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading {grader.lab}",
+                           unit="nb", disable=not progress):
+            grades.append(future.result())
+    return sorted(grades, key=lambda g: g.learner)
