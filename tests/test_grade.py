@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import socket
 from pathlib import Path
 
 import nbformat
@@ -54,7 +55,7 @@ def all_solved(**overrides):
     return submission(**{"tiny_04": solved(DOUBLE), "tiny_08": solved(MEAN), "tiny_11": solved(HELLO), **overrides})
 
 
-def case_files(folder: Path, solution_copy: Path) -> dict[str, tuple[str, int]]:
+def case_files(folder: Path, solution_copy: Path, host_port: int) -> dict[str, tuple[str, int]]:
     """Write every case into ``folder``; return learner -> (expected status, expected total)."""
     def put(name, nb):
         (folder / f"{name}.ipynb").write_text(nbformat.writes(nb) if not isinstance(nb, str) else nb)
@@ -87,6 +88,11 @@ def case_files(folder: Path, solution_copy: Path) -> dict[str, tuple[str, int]]:
               "shutil.rmtree(os.getcwd(), ignore_errors=True)\n"
               "open(os.path.expanduser('~/junk.txt'), 'w').write('junk')\n")
     case("writes-files", all_solved(tiny_04=attack + solved(DOUBLE)), "ok", 6)
+    phone = ("import socket\ntry:\n    socket.create_connection(('127.0.0.1', PORT), timeout=2).close()\n"
+             "    online = True\nexcept OSError:\n    online = False\n"
+             "def double(x):\n    return x if online else 2 * x  # reaching the host's network costs the points\n")
+    case("network", all_solved(tiny_04=phone.replace("PORT", str(host_port))), "ok",
+         6 if probe_isolation().no_network else 4)
     case("patches-check", all_solved(tiny_04="import contextlib, opslab.checks\n"
                                              "opslab.checks.check = lambda *a, **k: contextlib.suppress(Exception)\n"
                                              "check = opslab.checks.check\ndef double(x):\n    return x"), "ok", 4)
@@ -123,12 +129,14 @@ def graded(tmp_path_factory):
     (root / "subs").mkdir()
     solution_copy = root / "tiny.ipynb"
     shutil.copy(TINY, solution_copy)
-    expected = case_files(root / "subs", solution_copy)
+    listener = socket.create_server(("127.0.0.1", 0))  # a server on the host that no submission may reach
+    expected = case_files(root / "subs", solution_copy, listener.getsockname()[1])
     tiny_bytes = TINY.read_bytes()
     out = root / "out"
     code = main(["grade", str(solution_copy), str(root / "subs"), "--out", str(out), "--workers", "2",
                  "--timeout", str(LIMITS.notebook_seconds), "--cell-timeout", str(LIMITS.cell_seconds),
                  "--memory-mb", str(LIMITS.memory_mb)])
+    listener.close()
     with (out / "grades.csv").open() as f:
         rows = {row["learner"]: row for row in csv.DictReader(f)}
     return {"code": code, "rows": rows, "expected": expected, "out": out, "root": root,
@@ -136,7 +144,7 @@ def graded(tmp_path_factory):
 
 
 CASES = ["full", "untouched", "partial", "raising", "infinite-loop", "ignores-interrupt", "slow-everywhere",
-         "sys-exit", "os-exit", "memory-bomb", "megabytes", "writes-files", "patches-check", "fakes-checks-module",
+         "sys-exit", "os-exit", "memory-bomb", "megabytes", "writes-files", "network", "patches-check", "fakes-checks-module",
          "patches-helper", "deleted-checks", "edited-checks", "forged-outputs", "another-lab", "unrelated",
          "empty-file", "corrupt-json", "not-a-notebook"]
 
