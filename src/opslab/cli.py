@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+from opslab.env import go_offline
+
 # verb -> (module, one-line help). Each module defines configure(parser) and command(args) -> int.
 VERBS = {
     "run": ("opslab.run", "execute notebooks with papermill and print a timing table"),
@@ -27,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in VERBS:
         _overview().parse_args(argv or ["--help"])
         return 2
+    go_offline()  # every verb (servers, runners, graders) runs with telemetry off
     verb, rest = argv[0], argv[1:]
     module_name, help_text = VERBS[verb]
     module = importlib.import_module(module_name)

@@ -32,11 +32,20 @@ def find_notebooks(paths: list[str | Path]) -> list[Path]:
     return found
 
 
-def _describe_failure(err: Exception) -> str:
-    cell = getattr(err, "exec_count", None) or getattr(err, "cell_index", None)
+def _describe_failure(err: Exception, executed: Path) -> str:
+    """'cell N: Error: message', N counting the source notebook's cells from 1."""
     ename, evalue = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
-    where = f"cell {cell}: " if cell is not None else ""
-    return f"{where}{ename}: {evalue}".strip()
+    index = getattr(err, "cell_index", None)
+    if index is None:
+        return f"{ename}: {evalue}".strip()
+    try:  # papermill may have inserted an injected-parameters cell before the failing one
+        import nbformat
+
+        cells = nbformat.read(executed, as_version=4).cells[:index]
+        index -= sum("injected-parameters" in c.metadata.get("tags", []) for c in cells)
+    except Exception:
+        pass
+    return f"cell {index + 1}: {ename}: {evalue}".strip()
 
 
 def execute_notebook(
@@ -60,7 +69,8 @@ def execute_notebook(
         )
         return NotebookResult(notebook, "ok", time.perf_counter() - started)
     except Exception as err:  # a failing notebook is a result to report, not a crash of the runner
-        return NotebookResult(notebook, "failed", time.perf_counter() - started, _describe_failure(err))
+        error = _describe_failure(err, out_dir / notebook.name)
+        return NotebookResult(notebook, "failed", time.perf_counter() - started, error)
 
 
 def run_notebooks(
@@ -96,8 +106,14 @@ def _parse_parameter(text: str) -> tuple[str, object]:
 def configure(parser) -> None:
     parser.add_argument("paths", nargs="*", default=["solutions"], help="notebooks or folders (default: solutions)")
     parser.add_argument("--out", default="_build/executed", help="folder for the executed copies")
-    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
-                        help="papermill parameter (value read as YAML), repeatable")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="papermill parameter (value read as YAML), repeatable",
+    )
     parser.add_argument("--timeout", type=int, default=600, help="seconds each cell may run")
     parser.add_argument("--workers", type=int, default=0, help="notebooks at once (default: one per core)")
 

@@ -1,0 +1,49 @@
+import os
+import random
+
+import numpy as np
+
+from opslab import env
+
+
+def test_setup_lab_works_in_its_own_folder_under_the_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPSLAB_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    workdir = env.setup_lab("m0_demo")
+    assert workdir == tmp_path / "m0_demo" and workdir.is_dir()
+    assert os.getcwd() == str(workdir)
+
+
+def test_setup_lab_fresh_empties_the_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPSLAB_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    (env.setup_lab("m0_demo") / "old.txt").write_text("x")
+    assert (env.setup_lab("m0_demo") / "old.txt").exists()
+    assert not (env.setup_lab("m0_demo", fresh=True) / "old.txt").exists()
+
+
+def test_go_offline_switches_telemetry_off(monkeypatch, tmp_path):
+    monkeypatch.setenv("OPSLAB_HOME", str(tmp_path))
+    for key in env.OFFLINE_ENV:
+        monkeypatch.delenv(key, raising=False)
+    for key in ["WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"]:
+        monkeypatch.delenv(key, raising=False)
+    env.go_offline()
+    assert os.environ["WANDB_MODE"] == "offline"
+    assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "true"
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+    assert os.environ["DVC_NO_ANALYTICS"] == "1"
+    assert os.environ["WANDB_DIR"].startswith(str(tmp_path))
+
+
+def test_go_offline_keeps_what_the_user_chose(monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    env.go_offline()
+    assert os.environ["WANDB_MODE"] == "disabled"
+
+
+def test_seed_everything_makes_global_generators_repeat():
+    env.seed_everything(5)
+    first = (random.random(), np.random.rand())
+    env.seed_everything(5)
+    assert (random.random(), np.random.rand()) == first
