@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
 import queue
 import secrets
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -20,6 +15,7 @@ from tqdm import tqdm
 from opslab.assign.questions import questions as questions_of
 from opslab.grade.collect import UnreadableSubmission, read_submission
 from opslab.grade.compose import WrongLab, graded_notebook
+from opslab.grade.executor import ExecutorProcess
 from opslab.grade.report import Grade
 from opslab.grade.sandbox import FIRST_UID, Isolation, Limits, Workspace, environment, kill_user, write_kernel_spec
 from opslab.grade.score import score
@@ -47,6 +43,7 @@ class Grader:
         self.scratch = Path(tempfile.mkdtemp(prefix="opslab-grade-", dir=scratch))
         self.scratch.chmod(0o711)
         self.slots: queue.Queue[int] = queue.Queue()
+        self.executors = {slot: ExecutorProcess(self.scratch / f"executor-{slot}.log") for slot in range(workers)}
         for slot in range(workers):
             self.slots.put(slot)
 
@@ -77,12 +74,14 @@ class Grader:
         try:
             (workspace.out / "graded.ipynb").write_text(nbformat.writes(graded))
             env = environment(workspace, write_kernel_spec(workspace, self.isolation, self.limits))
-            command = [sys.executable, "-m", "opslab.grade.execute", "--out", str(workspace.out),
-                       "--run", str(workspace.run), "--work", str(workspace.work), "--uid", str(uid),
-                       "--parameters", json.dumps(self.parameters), "--cell-timeout", str(self.limits.cell_seconds),
-                       "--notebook-timeout", str(self.limits.notebook_seconds),
-                       "--output-kb", str(self.limits.output_kb)]
-            status, detail = self._run_executor(command, env, workspace)
+            job = {"out": str(workspace.out), "run": str(workspace.run), "work": str(workspace.work), "uid": uid,
+                   "env": env, "parameters": self.parameters, "cell_timeout": self.limits.cell_seconds,
+                   "notebook_timeout": self.limits.notebook_seconds, "output_kb": self.limits.output_kb}
+            answer = self.executors[slot].run(job, self.limits.notebook_seconds + STARTUP_SECONDS)
+            if answer is None:
+                status, detail = "error", "the grader's executor died or hung; see the executor log"
+            else:
+                status, detail = answer["status"], answer["detail"]
             executed = self._read_executed(workspace)
             if executed is None:
                 return self.failed(learner, status if status != "ok" else "error",
@@ -92,22 +91,6 @@ class Grader:
         finally:
             kill_user(uid)
             workspace.remove()
-
-    def _run_executor(self, command, env, workspace: Workspace) -> tuple[str, str]:
-        process = subprocess.Popen(command, env=env, cwd=workspace.out, start_new_session=True,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            _, stderr = process.communicate(timeout=self.limits.notebook_seconds + STARTUP_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            return "timeout", f"the notebook ran longer than {self.limits.notebook_seconds} s"
-        result_file = workspace.out / "result.json"
-        if not result_file.exists():
-            tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit code {process.returncode}"]
-            return "error", f"the grader's executor failed: {tail[0][:300]}"
-        result = json.loads(result_file.read_text())
-        return result["status"], result["detail"]
 
     @staticmethod
     def _read_executed(workspace: Workspace):
@@ -123,6 +106,8 @@ class Grader:
     def close(self) -> None:
         import shutil
 
+        for executor in self.executors.values():
+            executor.stop()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 

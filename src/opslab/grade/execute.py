@@ -1,19 +1,19 @@
-"""Run one graded notebook with papermill in its sandboxed kernel: ``python -m opslab.grade.execute``.
+"""Run graded notebooks with papermill in sandboxed kernels: ``python -m opslab.grade.execute``.
 
-The grader starts this in a child process per submission. It owns the whole-notebook deadline (a
+The grader keeps one of these per worker and sends it one job per submission. It owns the whole-notebook deadline (a
 watchdog kills the kernel), the per-cell deadline (interrupt, then kill if the kernel ignores it) and
-the output cap, and writes ``out/executed.ipynb`` and ``out/result.json`` where the learner's code
-cannot reach them.
+the output cap; it writes ``out/executed.ipynb`` where the learner's code cannot reach it and
+answers on a private pipe. Each kernel is new; only papermill's import is shared between jobs.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from queue import Empty
@@ -86,23 +86,24 @@ def register_engine(client_class, final_path: Path, state: dict):
     papermill_engines.register("opslab-grading", GradingEngine)
 
 
-def run(args) -> dict:
+def run(job: dict) -> dict:
+    """Execute ``out/graded.ipynb`` of one job; return its status, detail and timed-out cells."""
     import papermill as pm
-    from jupyter_client.kernelspec import NoSuchKernel  # noqa: F401  (fails fast if jupyter is missing)
     from nbclient.exceptions import DeadKernelError
     from traitlets.config import Config
 
     from opslab.grade.sandbox import KERNEL_NAME, kill_user
 
-    out, run_dir = Path(args.out), Path(args.run)
-    state = {"timed_out": [], "output_limit": args.output_kb * 1024, "deadline": False, "client": None}
+    out, run_dir, uid = Path(job["out"]), Path(job["run"]), job["uid"]
+    cell_timeout, notebook_timeout = job["cell_timeout"], job["notebook_timeout"]
+    state = {"timed_out": [], "output_limit": job["output_kb"] * 1024, "deadline": False, "client": None}
 
     def kill() -> None:
-        if args.uid:
-            kill_user(args.uid)
+        if uid:
+            kill_user(uid)
         client = state["client"]
         process = getattr(getattr(getattr(client, "km", None), "provisioner", None), "process", None)
-        if process is not None:
+        if process is not None and process.poll() is None:
             try:
                 os.killpg(process.pid, signal.SIGKILL)
             except OSError:
@@ -114,15 +115,17 @@ def run(args) -> dict:
 
     state["kill"] = kill
     register_engine(_client_class(), out / "executed.ipynb", state)
-    watchdog = threading.Timer(args.notebook_timeout, deadline)
+    os.environ.clear()
+    os.environ.update(job["env"])  # the kernel inherits it: the submission's HOME, OPSLAB_HOME, kernelspec
+    tempfile.tempdir = None  # recomputed from the job's TMPDIR (the previous job's folder is gone)
+    watchdog = threading.Timer(notebook_timeout, deadline)
     watchdog.daemon = True
     config = Config({"KernelManager": {"transport": "ipc", "ip": str(run_dir / "kernel")}})
-    parameters = json.loads(args.parameters)
     watchdog.start()
     try:
-        pm.execute_notebook(str(out / "graded.ipynb"), str(out / "progress.ipynb"), parameters=parameters,
+        pm.execute_notebook(str(out / "graded.ipynb"), str(out / "progress.ipynb"), parameters=job["parameters"],
                             engine_name="opslab-grading", kernel_name=KERNEL_NAME, progress_bar=False,
-                            execution_timeout=args.cell_timeout, start_timeout=60, cwd=args.work, config=config)
+                            execution_timeout=cell_timeout, start_timeout=60, cwd=job["work"], config=config)
         status, detail = STATUS_OK, ""
     except DeadKernelError as err:
         status, detail = STATUS_CRASHED, f"the kernel died ({err}); cells after that did not run"
@@ -134,28 +137,36 @@ def run(args) -> dict:
         watchdog.cancel()
         kill()
     if state["deadline"]:
-        status, detail = STATUS_TIMEOUT, f"the notebook ran longer than {args.notebook_timeout} s; the rest did not run"
+        status, detail = STATUS_TIMEOUT, f"the notebook ran longer than {notebook_timeout} s; the rest did not run"
     elif state["timed_out"]:
         status = STATUS_TIMEOUT
-        detail = (f"a cell ran longer than {args.cell_timeout} s and was stopped. " + detail).strip()
+        detail = f"a cell ran longer than {cell_timeout} s and was stopped. {detail}".strip()
     return {"status": status, "detail": detail, "timed_out_cells": state["timed_out"]}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m opslab.grade.execute")
-    parser.add_argument("--out", required=True, help="grader-only folder with graded.ipynb")
-    parser.add_argument("--run", required=True, help="the kernel's socket folder")
-    parser.add_argument("--work", required=True, help="the submission's working folder")
-    parser.add_argument("--uid", type=int, default=0)
-    parser.add_argument("--parameters", default="{}")
-    parser.add_argument("--cell-timeout", type=int, default=120)
-    parser.add_argument("--notebook-timeout", type=int, default=600)
-    parser.add_argument("--output-kb", type=int, default=200)
-    args = parser.parse_args(argv)
-    result = run(args)
-    (Path(args.out) / "result.json").write_text(json.dumps(result))
+def serve() -> int:
+    """Run jobs, one JSON line in, one JSON line out, until stdin closes.
+
+    The protocol moves to private descriptors and 0, 1, 2 become /dev/null, so kernels (which
+    inherit only those three) can neither read jobs nor write fake results.
+    """
+    jobs = os.fdopen(os.dup(0), "r")
+    results = os.fdopen(os.dup(1), "w")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    import papermill  # noqa: F401  (imported once for all jobs: that is the point of serving)
+
+    for line in jobs:
+        job = json.loads(line)
+        try:
+            result = run(job)
+        except Exception as err:  # never leave the grader waiting for an answer
+            result = {"status": STATUS_ERROR, "detail": f"{type(err).__name__}: {err}", "timed_out_cells": []}
+        results.write(json.dumps(result) + "\n")
+        results.flush()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve())
