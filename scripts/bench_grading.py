@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -21,6 +22,12 @@ from opslab.grade.batch import Grader, grade_all
 from opslab.grade.collect import find_solution
 from opslab.grade.sandbox import Limits, probe_isolation
 from opslab.run import execute_notebook
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that ended (kernels, executors)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> int:
@@ -34,10 +41,12 @@ def main() -> int:
     workers = args.workers or cores
     scratch = Path(tempfile.mkdtemp(prefix="opslab-bench-"))
     os.environ["OPSLAB_HOME"] = str(scratch / "home")
+    import papermill  # noqa: F401  (imported before the clock starts: the floor is the run alone)
+
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         once = execute_notebook(solution, scratch / "once")
-        single = time.perf_counter() - started
+        single, single_cpu = time.perf_counter() - started, cpu_seconds() - cpu
         if once.status != "ok":
             print(f"the solution does not run: {once.error}")
             return 1
@@ -47,12 +56,12 @@ def main() -> int:
             shutil.copy(solution, subs / f"learner{i:03d}.ipynb")
         isolation = probe_isolation()
         grader = Grader(solution, Limits(), isolation, workers=workers)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         try:
             grades = grade_all(grader, {p.stem: p for p in sorted(subs.glob("*.ipynb"))}, workers)
         finally:
-            grader.close()
-        total = time.perf_counter() - started
+            grader.close()  # reaps the executors, so their kernels' CPU time is counted
+        total, total_cpu = time.perf_counter() - started, cpu_seconds() - cpu
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     full = sum(g.total == g.maximum and g.status == "ok" for g in grades)
@@ -64,6 +73,9 @@ def main() -> int:
     print(f"seconds per submission:    {total / args.n:7.2f} s")
     print(f"floor per submission:      {floor / args.n:7.2f} s   (one run x N / cores)")
     print(f"ratio to the floor:        {total / floor:7.2f} x   (target <= 1.3)")
+    print(f"CPU per submission:        {total_cpu / args.n:7.2f} s   vs {single_cpu:.2f} s for one papermill run"
+          f" ({total_cpu / args.n / single_cpu:.2f} x; insensitive to other load on the machine)")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {cores} cores")
     return 0 if full == args.n else 1
 
 
