@@ -91,6 +91,10 @@ def case_files(folder: Path, solution_copy: Path, host_port: int) -> dict[str, t
     phone = ("import socket\ntry:\n    socket.create_connection(('127.0.0.1', PORT), timeout=2).close()\n"
              "    online = True\nexcept OSError:\n    online = False\n"
              "def double(x):\n    return x if online else 2 * x  # reaching the host's network costs the points\n")
+    snoop = (f"seen = []\nfor path in [{str(solution_copy)!r}, {str(folder / 'full.ipynb')!r}]:\n"
+             "    try:\n        seen.append(open(path).read())\n    except OSError:\n        pass\n"
+             "def double(x):\n    return x if seen else 2 * x  # reading the solution or a classmate costs points\n")
+    case("reads-solution", all_solved(tiny_04=snoop), "ok", 6 if probe_isolation().own_user else 4)
     case("network", all_solved(tiny_04=phone.replace("PORT", str(host_port))), "ok",
          6 if probe_isolation().no_network else 4)
     case("patches-check", all_solved(tiny_04="import contextlib, opslab.checks\n"
@@ -117,6 +121,17 @@ def case_files(folder: Path, solution_copy: Path, host_port: int) -> dict[str, t
     case("another-lab", other, "wrong-lab", 0)
     unrelated = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('my own notebook')")])
     case("unrelated", unrelated, "wrong-lab", 0)
+    old = json.loads(nbformat.writes(all_solved()))
+    old["nbformat_minor"] = 4
+    for cell in old["cells"]:
+        del cell["id"]
+    case("old-format-no-ids", json.dumps(old), "ok", 6)
+    twice = all_solved()
+    twice.cells += [nbformat.from_dict(dict(c)) for c in twice.cells if c.id in (DOUBLE, CHECK_DOUBLE)]
+    case("duplicated-cells", json.dumps(twice), "ok", 6)  # json, not nbformat: it would renumber the copies
+    malformed = json.loads(nbformat.writes(all_solved()))
+    malformed["cells"][3]["metadata"] = 7
+    case("malformed-cell", json.dumps(malformed), "unreadable", 0)
     case("empty-file", "", "unreadable", 0)
     case("corrupt-json", '{"cells": [', "unreadable", 0)
     case("not-a-notebook", json.dumps({"cells": 3}), "unreadable", 0)
@@ -144,9 +159,10 @@ def graded(tmp_path_factory):
 
 
 CASES = ["full", "untouched", "partial", "raising", "infinite-loop", "ignores-interrupt", "slow-everywhere",
-         "sys-exit", "os-exit", "memory-bomb", "megabytes", "writes-files", "network", "patches-check", "fakes-checks-module",
+         "sys-exit", "os-exit", "memory-bomb", "megabytes", "writes-files", "reads-solution", "network",
+         "patches-check", "fakes-checks-module",
          "patches-helper", "deleted-checks", "edited-checks", "forged-outputs", "another-lab", "unrelated",
-         "empty-file", "corrupt-json", "not-a-notebook"]
+         "old-format-no-ids", "duplicated-cells", "malformed-cell", "empty-file", "corrupt-json", "not-a-notebook"]
 
 
 @pytest.mark.parametrize("learner", CASES)

@@ -12,7 +12,8 @@ REMOVE = "remove-cell"  # the book hides the cell
 
 
 def tags(cell) -> list[str]:
-    return list(cell.get("metadata", {}).get("tags", []))
+    found = cell.get("metadata", {}).get("tags", [])
+    return [t for t in found if isinstance(t, str)] if isinstance(found, list) else []
 
 
 def question_of(cell) -> dict | None:

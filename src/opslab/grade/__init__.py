@@ -43,7 +43,7 @@ def command(args) -> int:
     if out.exists():
         shutil.rmtree(out)
     (out / "feedback").mkdir(parents=True)
-    grader = Grader(solution, limits, isolation, parameters, workers)
+    grader = Grader(solution, limits, isolation, parameters, workers, hidden=(Path(args.submissions),))
     try:
         grades = grade_all(grader, submissions, workers)
     finally:

@@ -17,7 +17,7 @@ from opslab.grade.collect import UnreadableSubmission, read_submission
 from opslab.grade.compose import WrongLab, graded_notebook
 from opslab.grade.executor import ExecutorProcess
 from opslab.grade.report import Grade
-from opslab.grade.sandbox import FIRST_UID, Isolation, Limits, Workspace, environment, kill_user, write_kernel_spec
+from opslab.grade.sandbox import Isolation, Limits, Workspace, claim_uids, environment, kill_user, write_kernel_spec
 from opslab.grade.score import score
 
 STARTUP_SECONDS = 120  # beyond the notebook's own limit: interpreter, kernel start, writing results
@@ -34,14 +34,17 @@ class Grader:
     """Grades submissions of one lab; safe to call from several threads (one slot each)."""
 
     def __init__(self, solution_path: Path, limits: Limits, isolation: Isolation, parameters: dict | None = None,
-                 workers: int = 1, scratch: Path | None = None):
+                 workers: int = 1, scratch: Path | None = None, hidden: tuple[Path, ...] = ()):
         self.solution = nbformat.read(solution_path, as_version=4)
         self.lab = solution_path.stem
         self.questions = questions_of(self.solution)
         self.limits, self.isolation, self.parameters = limits, isolation, parameters or {}
         self.nonce = secrets.token_hex(16)
+        # folders the kernels must not see: the solution's, and whatever the caller adds (submissions)
+        self.hidden = tuple(p.resolve() for p in (solution_path.parent, *hidden))
         self.scratch = Path(tempfile.mkdtemp(prefix="opslab-grade-", dir=scratch))
         self.scratch.chmod(0o711)
+        self.uids = claim_uids(workers) if isolation.own_user else [(0, None)] * workers
         self.slots: queue.Queue[int] = queue.Queue()
         self.executors = {slot: ExecutorProcess(self.scratch / f"executor-{slot}.log") for slot in range(workers)}
         for slot in range(workers):
@@ -53,7 +56,14 @@ class Grader:
         return Grade(learner, status, results, time.perf_counter() - started, detail, executed)
 
     def grade(self, learner: str, path: Path) -> Grade:
+        """Never raises: whatever the submission is, it gets a grade and a status."""
         started = time.perf_counter()
+        try:
+            return self._grade(learner, path, started)
+        except Exception as err:  # a bug of ours must not cost the rest of the batch
+            return self.failed(learner, "error", f"the grader failed: {type(err).__name__}: {err}", started)
+
+    def _grade(self, learner: str, path: Path, started: float) -> Grade:
         try:
             submission = read_submission(path)
             graded = graded_notebook(self.solution, submission, self.lab, self.nonce)
@@ -68,12 +78,12 @@ class Grader:
             self.slots.put(slot)
 
     def _execute(self, learner: str, graded, slot: int, started: float) -> Grade:
-        uid = FIRST_UID + slot if self.isolation.own_user else 0
+        uid = self.uids[slot][0]
         workspace = Workspace(self.scratch / f"{slot}-{secrets.token_hex(4)}", uid)
         workspace.create()
         try:
             (workspace.out / "graded.ipynb").write_text(nbformat.writes(graded))
-            env = environment(workspace, write_kernel_spec(workspace, self.isolation, self.limits))
+            env = environment(workspace, write_kernel_spec(workspace, self.isolation, self.limits, self.hidden))
             job = {"out": str(workspace.out), "run": str(workspace.run), "work": str(workspace.work), "uid": uid,
                    "env": env, "parameters": self.parameters, "cell_timeout": self.limits.cell_seconds,
                    "notebook_timeout": self.limits.notebook_seconds, "output_kb": self.limits.output_kb}
@@ -108,6 +118,9 @@ class Grader:
 
         for executor in self.executors.values():
             executor.stop()
+        for _, lock in self.uids:
+            if lock is not None:
+                lock.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 

@@ -42,7 +42,8 @@ def read_submission(path: Path):
     if size == 0:
         raise UnreadableSubmission("the file is empty")
     if size > MAX_BYTES:
-        raise UnreadableSubmission(f"the file is {size // 2**20} MB; submissions over {MAX_BYTES // 2**20} MB are not read")
+        raise UnreadableSubmission(
+            f"the file is {size // 2**20} MB; submissions over {MAX_BYTES // 2**20} MB are not read")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -50,9 +51,14 @@ def read_submission(path: Path):
     except Exception as err:
         raise UnreadableSubmission(f"not a Jupyter notebook ({type(err).__name__}: {str(err)[:200]})") from None
     cells = nb.get("cells") if isinstance(nb, dict) else None
-    if not isinstance(cells, list) or not all(isinstance(c, dict) and isinstance(c.get("source", ""), str)
-                                              for c in cells):
+    if not isinstance(cells, list):
         raise UnreadableSubmission("not a Jupyter notebook (no list of cells)")
+    for number, cell in enumerate(cells):
+        if not (isinstance(cell, dict) and isinstance(cell.get("source", ""), str)
+                and isinstance(cell.get("metadata", {}), dict) and isinstance(cell.get("cell_type"), str)):
+            raise UnreadableSubmission(f"not a Jupyter notebook (cell {number} is malformed)")
+        cell.setdefault("metadata", nbformat.from_dict({}))
+        cell.setdefault("source", "")
     if not isinstance(nb.get("metadata", {}), dict):
         nb["metadata"] = nbformat.from_dict({})
     return nb

@@ -60,11 +60,16 @@ def _anchors(solution, lab_name: str) -> tuple[dict[str, int], dict[str, int]]:
 
 def _learner_cell(cell):
     """A submission cell as it will run: no outputs (so none can be forged), may raise."""
-    cell = nbformat.from_dict(dict(cell))
-    if cell.cell_type == "code":
-        cell.outputs, cell.execution_count = [], None
-        cell.metadata = nbformat.from_dict({"tags": sorted(set(tags(cell)) - {PARAMETERS} | {RAISES})})
-    return cell
+    if cell.get("cell_type") == "code":
+        kept = sorted(set(tags(cell)) - {PARAMETERS} | {RAISES})
+        new = nbformat.v4.new_code_cell(cell.source, metadata={"tags": kept})
+    elif cell.get("cell_type") == "markdown":
+        new = nbformat.v4.new_markdown_cell(cell.source)
+    else:
+        new = nbformat.v4.new_raw_cell(cell.source)
+    if isinstance(cell.get("id"), str):
+        new.id = cell.id
+    return new
 
 
 def graded_notebook(solution, submission, lab_name: str, nonce: str):
@@ -103,6 +108,11 @@ def graded_notebook(solution, submission, lab_name: str, nonce: str):
     if not matched and any(c.get("cell_type") == "code" and c.source.strip() for c in submission.cells):
         raise WrongLab(f"no cell of this notebook belongs to lab {lab_name!r}")
     emit_owned_before(float("inf"))
+    seen: set[str] = set()
+    for number, cell in enumerate(cells):  # ids must be unique: old notebooks have none, copies repeat them
+        if not isinstance(cell.get("id"), str) or cell.id in seen:
+            cell.id = f"cell-{number}"
+        seen.add(cell.id)
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata = nbformat.from_dict({"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                      "language": "python"}, "language_info": {"name": "python"}})

@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 CLONE_NEWNET, CLONE_NEWNS = 0x40000000, 0x00020000
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MS_RDONLY, MS_BIND, MS_REC, MS_PRIVATE = 1, 4096, 16384, 1 << 18
 
 
 def _libc():
@@ -24,7 +24,9 @@ def _libc():
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
-    enc = (lambda v: v.encode() if v is not None else None)
+    def enc(value: str | None) -> bytes | None:
+        return value.encode() if value is not None else None
+
     if _libc().mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
         raise OSError(ctypes.get_errno(), f"mount {source} on {target} failed")
 
@@ -39,17 +41,20 @@ def first_closed_folder(path: str) -> str | None:
     return None
 
 
+def private_mounts() -> bool:
+    """Give this process its own mount table (changes below are invisible to the host)."""
+    if _libc().unshare(CLONE_NEWNS) != 0:
+        return False
+    _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+    return True
+
+
 def expose(paths: list[str]) -> None:
     """Let the sandbox user reach ``paths`` (the interpreter, the venv) that sit in a closed folder:
-    in a private mount namespace the closed folder becomes an empty tmpfs holding only those paths.
-    The rest of that folder (say, root's home) is then invisible to the kernel, too."""
+    the closed folder becomes an empty tmpfs holding only those paths, so the rest of it (root's
+    home, say) stays out of sight. Needs private_mounts() first."""
     paths = [p for p in dict.fromkeys(os.path.abspath(p) for p in paths) if os.path.exists(p)]
     closed = {p: first_closed_folder(p) for p in paths}
-    if not any(closed.values()):
-        return
-    if _libc().unshare(CLONE_NEWNS) != 0:
-        return
-    _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
     for folder in sorted({c for c in closed.values() if c}):
         inside = [p for p in paths if closed[p] == folder]
         handles = [os.open(p, os.O_PATH) for p in inside]
@@ -62,6 +67,13 @@ def expose(paths: list[str]) -> None:
                 open(path, "a").close()
             _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC, None)
             os.close(handle)
+
+
+def hide(folders: list[str]) -> None:
+    """Cover each folder (the solutions, the other submissions) with an empty, read-only tmpfs."""
+    for folder in folders:
+        if os.path.isdir(folder):
+            _mount("tmpfs", folder, "tmpfs", MS_RDONLY, "mode=0555")
 
 
 def new_network_namespace() -> bool:
@@ -102,13 +114,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--file-mb", type=int, default=1024)
     parser.add_argument("--no-network", action="store_true")
     parser.add_argument("--expose", action="append", default=[], help="path the --uid must reach (repeatable)")
+    parser.add_argument("--hide", action="append", default=[], help="folder the kernel must not see (repeatable)")
     parser.add_argument("kernel", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     kernel = args.kernel[1:] if args.kernel[:1] == ["--"] else args.kernel
     if args.no_network:
         new_network_namespace()
     if args.uid and os.geteuid() == 0:
-        expose(args.expose)
+        if private_mounts():
+            hide(args.hide)
+            expose(args.expose)
         drop_to(args.uid, args.own)
     set_limits(args.memory_mb, args.processes if args.uid else 0, args.file_mb)
     os.execv(kernel[0], kernel)

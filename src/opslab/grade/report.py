@@ -71,7 +71,8 @@ def _render_output(output) -> str:
         return f'<pre class="{html.escape(output.get("name", ""))}">{html.escape(text)}</pre>' if text else ""
     if kind == "error":
         trace = ANSI.sub("", "\n".join(output.get("traceback", [])))
-        return f'<pre class="error">{html.escape(trace or output.get("ename", "") + ": " + output.get("evalue", ""))}</pre>'
+        trace = trace or f"{output.get('ename', '')}: {output.get('evalue', '')}"
+        return f'<pre class="error">{html.escape(trace)}</pre>'
     data = output.get("data", {})
     if "image/png" in data:
         return f'<img src="data:image/png;base64,{"".join(data["image/png"]).strip()}">'
@@ -102,7 +103,8 @@ def feedback_html(grade: Grade, lab: str, notebook_name: str | None, nb_html: st
         f'<tr><td>{html.escape(r.id)}</td><td>{r.earned} / {r.points}</td>'
         f'<td class="{"pass" if r.earned else "fail"}">{"passed" if r.earned else html.escape(r.message)}</td></tr>'
         for r in grade.results)
-    link = (f'<p>Your notebook as the grader ran it: <a href="{html.escape(notebook_name)}">{html.escape(notebook_name)}'
+    name = html.escape(notebook_name or "")
+    link = (f'<p>Your notebook as the grader ran it: <a href="{name}">{name}'
             f"</a> (shown below).</p>") if notebook_name else ""
     detail = f"<p>{html.escape(grade.detail)}</p>" if grade.detail else ""
     return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(lab)}: "

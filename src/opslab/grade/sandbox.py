@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,15 +81,20 @@ class Workspace:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def kernel_spec(workspace: Workspace, isolation: Isolation, limits: Limits) -> dict:
+def kernel_spec(workspace: Workspace, isolation: Isolation, limits: Limits,
+                hidden: tuple[Path, ...] = ()) -> dict:
     """A kernelspec whose kernel starts through opslab.grade.jail with this submission's limits."""
     # run as a file with -S: the jail needs only the standard library, so it starts in a few ms
     jail = [sys.executable, "-S", str(Path(__file__).with_name("jail.py")), "--memory-mb", str(limits.memory_mb)]
     if isolation.own_user:
         jail += ["--uid", str(workspace.uid), "--own", str(workspace.run), "--own", "{connection_file}",
                  "--processes", str(limits.processes)]
-        for path in interpreter_paths():
+        needed = interpreter_paths()
+        for path in needed:
             jail += ["--expose", path]
+        for folder in hidden:  # never a folder that holds what the kernel needs
+            if not any(Path(p).is_relative_to(folder) for p in [*needed, str(workspace.root)]):
+                jail += ["--hide", str(folder)]
     if isolation.no_network:
         jail.append("--no-network")
     kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -105,11 +112,12 @@ def interpreter_paths() -> list[str]:
     return list(dict.fromkeys(os.path.abspath(p) for p in paths))
 
 
-def write_kernel_spec(workspace: Workspace, isolation: Isolation, limits: Limits) -> Path:
+def write_kernel_spec(workspace: Workspace, isolation: Isolation, limits: Limits,
+                      hidden: tuple[Path, ...] = ()) -> Path:
     """Install the kernelspec under ``run/jupyter`` (the executor's JUPYTER_PATH) and return that."""
     spec_dir = workspace.out / "jupyter" / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(json.dumps(kernel_spec(workspace, isolation, limits)))
+    (spec_dir / "kernel.json").write_text(json.dumps(kernel_spec(workspace, isolation, limits, hidden)))
     return workspace.out / "jupyter"
 
 
@@ -132,6 +140,24 @@ def environment(workspace: Workspace, jupyter_path: Path) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     }
+
+
+def claim_uids(count: int, locks: Path = Path(tempfile.gettempdir()) / "opslab-grade-uids") -> list:
+    """Reserve ``count`` sandbox user ids for this process (an flock each, held until the returned
+    files are closed), so two graders on one machine never share a uid and kill each other's kernels."""
+    locks.mkdir(mode=0o700, exist_ok=True)
+    claimed = []
+    for uid in range(FIRST_UID, FIRST_UID + 4096):
+        handle = open(locks / f"{uid}.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        claimed.append((uid, handle))
+        if len(claimed) == count:
+            return claimed
+    raise RuntimeError("no free sandbox user id")
 
 
 def kill_user(uid: int) -> None:
