@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from opslab.assign import assign_all, render, repository_url, solution_notebooks
+from opslab.assign import assign_all, render, repository_url, solution_notebooks, stale_labs
 from opslab.assign.markers import BEGIN, END, PROMPT, MarkerError, strip_solutions
 from opslab.assign.questions import is_hidden, question_of, questions
 from opslab.cli import main
@@ -32,6 +32,7 @@ def test_committed_labs_match_a_fresh_assign(tmp_path):
     assert committed == expected, "labs/ and solutions/ hold different labs: run `opslab assign`"
     stale = [n for n in committed if not filecmp.cmp(REPO / "labs" / n, fresh / n, shallow=False)]
     assert not stale, f"labs/ is stale or edited by hand: {stale}; run `opslab assign` and commit"
+    assert stale_labs(REPO / "solutions", REPO / "labs", REPO / "_config.yml") == []
 
 
 def solution_only_lines(solution) -> set[str]:
@@ -109,6 +110,10 @@ def test_assign_is_byte_identical_and_removes_labs_without_a_solution(tmp_path):
     assert main(args) == 0
     assert (tmp_path / "labs" / "tiny.ipynb").read_bytes() == first
     assert sorted(p.name for p in (tmp_path / "labs").iterdir()) == ["tiny.ipynb"]
+    assert main([*args, "--check"]) == 0
+    (tmp_path / "labs" / "tiny.ipynb").write_text(first.decode().replace("return twice x", "edited by hand"))
+    assert main([*args, "--check"]) == 1
+    assert stale_labs(tmp_path / "solutions", tmp_path / "labs", config) == ["tiny.ipynb"]
 
 
 def test_stub_keeps_the_marker_indentation_and_code_around_it():

@@ -33,3 +33,16 @@ def test_solution_scores_full_marks_and_the_learner_version_zero(solution, tmp_p
     assert [r.earned for r in untouched.results] == [0] * len(grader.questions)
     assert all(r.message for r in untouched.results)
     assert nbformat.validate(untouched.executed) is None
+
+
+@pytest.mark.skipif(len(SOLUTIONS) < 2, reason="needs two labs")
+def test_a_notebook_of_another_lab_is_refused_without_running_it():
+    from opslab.grade.compose import WrongLab, graded_notebook
+
+    first, second = SOLUTIONS[:2]
+    other = nbformat.reads(render(second, "https://example.org/repo"), as_version=4)
+    with pytest.raises(WrongLab, match=f"lab '{second.stem}', not '{first.stem}'"):
+        graded_notebook(nbformat.read(first, as_version=4), other, first.stem, "nonce")
+    other.metadata.pop("opslab")  # without its label it is still recognised: no cell belongs here
+    with pytest.raises(WrongLab, match="no cell of this notebook belongs"):
+        graded_notebook(nbformat.read(first, as_version=4), other, first.stem, "nonce")

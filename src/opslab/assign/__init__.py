@@ -31,6 +31,15 @@ def solution_notebooks(solutions: Path) -> list[Path]:
     return sorted(p for p in solutions.glob("*.ipynb") if not p.name.startswith("."))
 
 
+def stale_labs(solutions: Path, labs: Path, config: Path) -> list[str]:
+    """Names of the labs that `opslab assign` would write or delete (empty: labs/ is up to date)."""
+    url = repository_url(config)
+    texts = {p.name: render(p, url) for p in solution_notebooks(solutions)}
+    present = {p.name for p in labs.glob("*.ipynb")} if labs.is_dir() else set()
+    changed = [n for n, t in texts.items() if n not in present or (labs / n).read_text() != t]
+    return sorted(changed + sorted(present - set(texts)))
+
+
 def assign_all(solutions: Path, labs: Path, config: Path) -> list[Path]:
     """Write labs/<name>.ipynb for every solutions/<name>.ipynb; remove labs without a solution."""
     url = repository_url(config)
@@ -52,6 +61,7 @@ def configure(parser) -> None:
     parser.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
     parser.add_argument("--labs", default="labs", help="folder of learner notebooks (rewritten)")
     parser.add_argument("--config", default="_config.yml", help="book config with repository.url")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when labs/ is stale")
 
 
 def command(args) -> int:
@@ -60,6 +70,10 @@ def command(args) -> int:
         print(f"opslab assign: {solutions} is not a folder of solution notebooks")
         return 2
     try:
+        if args.check:
+            stale = stale_labs(solutions, Path(args.labs), Path(args.config))
+            print(f"stale: {', '.join(stale)}; run `opslab assign`" if stale else "labs/ is up to date")
+            return 1 if stale else 0
         written = assign_all(solutions, Path(args.labs), Path(args.config))
     except (MarkerError, nbformat.ValidationError) as err:
         print(f"opslab assign: {err}")

@@ -15,7 +15,7 @@ from opslab.grade.sandbox import Limits, probe_isolation
 def configure(parser) -> None:
     parser.add_argument("lab", help="lab name (its solutions/<lab>.ipynb) or a solution notebook's path")
     parser.add_argument("submissions", help="folder of submissions, one <learner>.ipynb each")
-    parser.add_argument("--out", required=True, help="folder for grades.csv and feedback/ (replaced)")
+    parser.add_argument("--out", required=True, help="folder for grades.csv and feedback/ (both replaced)")
     parser.add_argument("--workers", type=int, default=0, help="submissions at once (default: one per core)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds a whole notebook may run")
     parser.add_argument("--cell-timeout", type=int, default=0, help="seconds one cell may run (default: timeout/2)")
@@ -40,8 +40,7 @@ def command(args) -> int:
                     memory_mb=args.memory_mb)
     isolation = probe_isolation()
     out = Path(args.out)
-    if out.exists():
-        shutil.rmtree(out)
+    shutil.rmtree(out / "feedback", ignore_errors=True)  # only what an earlier grading wrote
     (out / "feedback").mkdir(parents=True)
     grader = Grader(solution, limits, isolation, parameters, workers, hidden=(Path(args.submissions),))
     try:

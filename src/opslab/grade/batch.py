@@ -1,4 +1,4 @@
-"""Grade many submissions at once: one sandboxed executor per submission, a few at a time."""
+"""Grade many submissions at once: a new sandboxed kernel per submission, one executor per worker."""
 
 from __future__ import annotations
 
@@ -50,10 +50,10 @@ class Grader:
         for slot in range(workers):
             self.slots.put(slot)
 
-    def failed(self, learner: str, status: str, detail: str, started: float, executed=None) -> Grade:
-        results = score(executed, self.questions, self.nonce, WHY_NOT_RUN.get(status, detail)) if executed else [
-            r for r in score(nbformat.v4.new_notebook(), self.questions, self.nonce, detail)]
-        return Grade(learner, status, results, time.perf_counter() - started, detail, executed)
+    def failed(self, learner: str, status: str, detail: str, started: float) -> Grade:
+        """A submission that did not run: every question earns 0, with ``detail`` as the reason."""
+        results = score(nbformat.v4.new_notebook(), self.questions, self.nonce, detail)
+        return Grade(learner, status, results, time.perf_counter() - started, detail)
 
     def grade(self, learner: str, path: Path) -> Grade:
         """Never raises: whatever the submission is, it gets a grade and a status."""
