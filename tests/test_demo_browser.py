@@ -1,0 +1,83 @@
+"""A real headless Chromium (Debian's) opens the demo, uploads a CSV and sees the predictions.
+
+Set OPSLAB_SCREENSHOT_DIR to keep the screenshot of the scored page (default: the test's tmp folder).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from opslab.data import TARGET, make_customers
+from servers import demo_url, lab_server_url  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.browser
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def page():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1280, "height": 1400})
+        finally:
+            browser.close()
+
+
+def test_upload_a_csv_and_see_predictions(page, demo_url, tmp_path):  # noqa: F811
+    csv = tmp_path / "customers.csv"
+    make_customers(40, seed=5).drop(columns=[TARGET]).to_csv(csv, index=False)
+    expect = sync_api.expect
+
+    page.goto(demo_url)
+    expect(page.locator("#server-status")).to_contain_text("churn-classifier", timeout=30_000)
+    page.locator("#csv-upload input[type=file]").set_input_files(str(csv))
+    expect(page.locator("#csv-upload")).to_contain_text("customers.csv", timeout=30_000)
+    page.locator("#predict-csv").click()
+
+    expect(page.locator("#batch-status")).to_contain_text("Scored 40 customers", timeout=60_000)
+    table = page.locator("#predictions")
+    expect(table).to_contain_text("probability")
+    expect(table).to_contain_text("prediction_id")
+    expect(table).to_contain_text(re.compile(r"\b[0-9a-f]{32}\b"))  # a prediction id in a cell
+    assert table.get_by_role("gridcell").count() >= 5 * 15  # the grid renders at least the rows in view
+    expect(page.locator("img[src^='data:image/png']")).to_have_count(2, timeout=30_000)  # both plots drawn
+
+    shot = Path(os.environ.get("OPSLAB_SCREENSHOT_DIR", tmp_path)) / "demo.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+
+
+def test_one_customer_prediction_and_feedback_in_the_browser(page, demo_url, lab_server_url):  # noqa: F811
+    import requests
+
+    expect = sync_api.expect
+    page.goto(demo_url)
+    expect(page.locator("#server-status")).to_contain_text("churn-classifier", timeout=30_000)
+    page.get_by_role("tab", name="One customer").click()
+    page.locator("#predict-one").click()
+    expect(page.locator("#single-status")).to_contain_text("P(churn)", timeout=30_000)
+    prediction_id = page.locator("#prediction-id textarea, #prediction-id input").first.input_value()
+    assert re.fullmatch(r"[0-9a-f]{32}", prediction_id), prediction_id
+    page.get_by_label("stayed").check()
+    page.locator("#send-feedback").click()
+    expect(page.locator("#feedback-status")).to_contain_text("recorded", timeout=30_000)
+    log = requests.get(f"{lab_server_url}/predictions", params={"limit": 20}, timeout=10).json()[
+        "predictions"
+    ]
+    assert [p["feedback"] for p in log if p["prediction_id"] == prediction_id] == [0]

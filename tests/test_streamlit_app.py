@@ -1,0 +1,74 @@
+"""The Streamlit mini project, run by streamlit.testing.v1.AppTest against a real lab server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from opslab.background import free_port
+from opslab.data import TARGET, make_customers
+from servers import lab_server_url  # noqa: F401  (fixture)
+
+AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+APP = Path(__file__).resolve().parents[1] / "apps" / "streamlit_app.py"
+
+
+@pytest.fixture
+def run_app(monkeypatch):
+    """Run the app with OPSLAB_SERVER_URL set, optionally upload a CSV; returns the AppTest."""
+
+    def run(server_url: str, csv: bytes | None = None):
+        monkeypatch.setenv("OPSLAB_SERVER_URL", server_url)
+        app = AppTest.from_file(str(APP), default_timeout=60).run()
+        assert app.sidebar.text_input[0].value == server_url
+        if csv is not None:
+            app.file_uploader[0].set_value(("customers.csv", csv, "text/csv"))
+            app.run()
+        assert not app.exception, app.exception
+        return app
+
+    return run
+
+
+def customers_csv(n: int = 30, seed: int = 4, drop: tuple = (), empty_cell: tuple | None = None) -> bytes:
+    """A CSV of simulated customers, optionally without some columns or with one empty cell."""
+    frame = make_customers(n, seed=seed).drop(columns=[TARGET, *drop])
+    if empty_cell:
+        frame.loc[empty_cell] = None
+    return frame.to_csv(index=False).encode()
+
+
+def test_before_upload_the_app_names_the_model_and_asks_for_a_file(run_app, lab_server_url):  # noqa: F811
+    app = run_app(lab_server_url)
+    assert "churn-classifier" in app.sidebar.success[0].value
+    assert "Upload a CSV" in app.info[0].value
+
+
+def test_upload_predicts_through_the_server_and_visualises(run_app, lab_server_url):  # noqa: F811
+    app = run_app(lab_server_url, customers_csv())
+    assert not app.error, [e.value for e in app.error]
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["customers scored"] == "30"
+    table = app.dataframe[0].value
+    assert len(table) == 30 and table["probability"].between(0, 1).all()
+    assert int(metrics["predicted to churn"]) == int(table["churned"].sum())
+    assert table["prediction_id"].str.fullmatch(r"[0-9a-f]{32}").all()
+    charts = app.get("vega_lite_chart")  # st.bar_chart draws a Vega-Lite chart
+    assert len(charts) == 2, "expected the probability histogram and the feature-drivers chart"
+
+
+def test_a_file_missing_a_column_is_explained(run_app, lab_server_url):  # noqa: F811
+    app = run_app(lab_server_url, customers_csv(drop=("region",)))
+    assert "region" in app.error[0].value and not app.dataframe
+
+
+def test_the_servers_4xx_answer_is_shown(run_app, lab_server_url):  # noqa: F811
+    app = run_app(lab_server_url, customers_csv(empty_cell=(3, "age")))
+    assert "answered 4" in app.error[0].value and "age" in app.error[0].value
+
+
+def test_server_down_is_said_clearly(run_app):
+    app = run_app(f"http://127.0.0.1:{free_port()}", customers_csv())
+    assert "not reachable" in app.sidebar.error[0].value
+    assert "not reachable" in app.error[0].value and not app.dataframe

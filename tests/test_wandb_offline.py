@@ -1,0 +1,86 @@
+"""W&B offline runs: written to disk with no network at all, and read back by opslab.wandb_offline."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from opslab.wandb_offline import offline_runs, read_offline_run
+
+RUN_SCRIPT = textwrap.dedent("""
+    import socket, sys
+    import wandb
+
+    # Prove the sandbox: nothing outside this process is reachable.
+    try:
+        socket.create_connection(("1.1.1.1", 443), timeout=3)
+        sys.exit("the network is reachable: this is no sandbox")
+    except OSError:
+        pass
+
+    run = wandb.init(project="offline-test", config={"lr": 0.1, "depth": 3}, dir=sys.argv[1])
+    for step in range(5):
+        run.log({"loss": 1.0 / (step + 1)}, step=step)
+    run.log({"table": wandb.Table(columns=["y", "p"], data=[[0, 0.2], [1, 0.9]])})
+    with open(sys.argv[1] + "/data.csv", "w") as f:
+        f.write("a,b\\n1,2\\n")
+    artifact = wandb.Artifact("toy-data", type="dataset", metadata={"rows": 1})
+    artifact.add_file(sys.argv[1] + "/data.csv")
+    run.log_artifact(artifact, aliases=["first"])
+    run.summary["best"] = 0.9
+    run.finish()
+""")
+
+
+def _can_unshare_network() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def offline_run_dir(tmp_path_factory):
+    if not _can_unshare_network():
+        pytest.skip("needs `unshare -n` (root or user namespaces) to cut the network")
+    out = tmp_path_factory.mktemp("wandb")
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DISABLE_GIT="true",
+               WANDB_DIR=str(out), WANDB_CACHE_DIR=str(out / "cache"), WANDB_DATA_DIR=str(out / "data"))
+    env.pop("WANDB_API_KEY", None)
+    done = subprocess.run(["unshare", "-n", sys.executable, "-c", RUN_SCRIPT, str(out)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"offline run failed without network:\n{done.stdout}\n{done.stderr}"
+    runs = offline_runs(out)
+    assert len(runs) == 1, f"expected one offline-run-* folder under {out}, found {runs}"
+    return runs[0]
+
+
+def test_offline_run_succeeds_without_network_and_writes_its_files(offline_run_dir):
+    assert offline_run_dir.name.startswith("offline-run-")
+    assert list(offline_run_dir.glob("run-*.wandb"))
+    assert list((offline_run_dir / "files" / "media" / "table").glob("table_*.table.json"))
+
+
+def test_reader_recovers_config_history_summary_and_artifacts(offline_run_dir):
+    run = read_offline_run(offline_run_dir)
+    assert run.project == "offline-test"
+    assert run.config == {"lr": 0.1, "depth": 3}
+    losses = [row["loss"] for row in run.history if "loss" in row]
+    assert losses == [1.0, 0.5, pytest.approx(1 / 3), 0.25, 0.2]
+    assert run.summary["best"] == 0.9
+    data = [a for a in run.artifacts if a["name"] == "toy-data"]
+    assert data and data[0]["type"] == "dataset" and data[0]["files"] == ["data.csv"]
+    assert set(data[0]["aliases"]) == {"first", "latest"} and data[0]["metadata"] == {"rows": 1}
+    assert len(data[0]["digest"]) == 32
+
+
+def test_reader_rejects_a_folder_without_a_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no run-\\*.wandb"):
+        read_offline_run(tmp_path)
+    (tmp_path / "run-x.wandb").write_bytes(b"not a log")
+    with pytest.raises(ValueError, match="bad header"):
+        read_offline_run(tmp_path)
