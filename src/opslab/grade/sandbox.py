@@ -129,6 +129,8 @@ def environment(workspace: Workspace, jupyter_path: Path) -> dict[str, str]:
         **keep,
         **OFFLINE_ENV,
         "HOME": work,
+        "USER": "learner",  # the sandbox uid has no passwd entry; getpass.getuser() reads these first
+        "LOGNAME": "learner",
         "OPSLAB_HOME": work,
         "TMPDIR": work,
         "IPYTHONDIR": str(workspace.work / ".ipython"),
