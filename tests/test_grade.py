@@ -230,3 +230,20 @@ def test_bad_arguments_are_named(tmp_path, capsys):
     assert "no solution for lab 'm9_nothing'" in capsys.readouterr().out
     assert main(["grade", str(TINY), str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
     assert "not a folder of submissions" in capsys.readouterr().out
+
+
+def test_without_root_the_same_cases_get_the_same_grades(graded, tmp_path):
+    """The fallback when the grader cannot isolate (not root): limits and timeouts still hold."""
+    from opslab.grade.sandbox import Isolation
+
+    names = ["full", "untouched", "infinite-loop", "os-exit", "memory-bomb"]
+    for name in names:
+        shutil.copy(graded["root"] / "subs" / f"{name}.ipynb", tmp_path / f"{name}.ipynb")
+    grader = Grader(graded["root"] / "tiny.ipynb", LIMITS, Isolation(own_user=False, no_network=False), workers=2)
+    try:
+        grades = grade_all(grader, {n: tmp_path / f"{n}.ipynb" for n in names}, workers=2, progress=False)
+    finally:
+        grader.close()
+    assert {g.learner: (g.status, g.total) for g in grades} == {
+        n: (graded["rows"][n]["status"], int(graded["rows"][n]["total"])) for n in names}
+    assert "same user as the grader" in Isolation(False, False).describe()

@@ -89,7 +89,8 @@ class Grader:
                    "notebook_timeout": self.limits.notebook_seconds, "output_kb": self.limits.output_kb}
             answer = self.executors[slot].run(job, self.limits.notebook_seconds + STARTUP_SECONDS)
             if answer is None:
-                status, detail = "error", "the grader's executor died or hung; see the executor log"
+                status = "error"
+                detail = f"the grader's executor died or hung: {self.executors[slot].log_tail() or 'no log'}"
             else:
                 status, detail = answer["status"], answer["detail"]
             executed = self._read_executed(workspace)

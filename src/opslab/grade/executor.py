@@ -43,6 +43,14 @@ class ExecutorProcess:
             self.stop()
         return answer
 
+    def log_tail(self, lines: int = 3) -> str:
+        """The last lines the executor wrote to its log (why it died), for the gradebook's detail."""
+        try:
+            text = open(self.log_path, errors="replace").read().strip().splitlines()
+        except OSError:
+            return ""
+        return " | ".join(text[-lines:])[:500]
+
     def _read_line(self, timeout: float) -> bytes:
         deadline, data = time.monotonic() + timeout, b""
         fd = self.process.stdout.fileno()
