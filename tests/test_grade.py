@@ -96,6 +96,9 @@ def case_files(folder: Path, solution_copy: Path, host_port: int) -> dict[str, t
     snoop = (f"seen = []\nfor path in [{str(solution_copy)!r}, {str(folder / 'full.ipynb')!r}]:\n"
              "    try:\n        seen.append(open(path).read())\n    except OSError:\n        pass\n"
              "def double(x):\n    return x if seen else 2 * x  # reading the solution or a classmate costs points\n")
+    daemon = ("import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(900)',"
+              " 'opslab-test-daemon'], start_new_session=True)\n")
+    case("daemon", all_solved(tiny_04=daemon + solved(DOUBLE)), "ok", 6)
     case("reads-solution", all_solved(tiny_04=snoop), "ok", 6 if probe_isolation().own_user else 4)
     case("network", all_solved(tiny_04=phone.replace("PORT", str(host_port))), "ok",
          6 if probe_isolation().no_network else 4)
@@ -161,7 +164,7 @@ def graded(tmp_path_factory):
 
 
 CASES = ["full", "untouched", "partial", "raising", "infinite-loop", "ignores-interrupt", "slow-everywhere",
-         "sys-exit", "os-exit", "memory-bomb", "megabytes", "writes-files", "reads-solution", "network",
+         "sys-exit", "os-exit", "memory-bomb", "megabytes", "writes-files", "daemon", "reads-solution", "network",
          "patches-check", "fakes-checks-module",
          "patches-helper", "deleted-checks", "edited-checks", "forged-outputs", "another-lab", "unrelated",
          "old-format-no-ids", "duplicated-cells", "malformed-cell", "empty-file", "corrupt-json", "not-a-notebook"]
@@ -193,6 +196,19 @@ def test_hostile_code_cannot_touch_the_grader_or_leave_traces(graded):
         pytest.skip("file isolation needs the grader to run as root (own user id per submission)")
     assert graded["solution_intact"]
     assert not list(Path(graded["root"]).glob("**/junk.txt"))
+
+
+def test_nothing_a_submission_started_outlives_its_grading(graded):
+    if not probe_isolation().own_user:
+        pytest.skip("background processes are killed by user id, which needs root")
+    survivors = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"opslab-test-daemon" in cmdline.read_bytes():
+                survivors.append(cmdline.parent.name)
+        except OSError:
+            continue
+    assert not survivors, f"processes started by a submission still run: {survivors}"
 
 
 def test_feedback_explains_and_hides_the_hidden_tests(graded):
