@@ -1,12 +1,14 @@
 """Record the expected outputs of a solution's determinism checks (cells tagged nbval-check-output).
 
-Executes each given solution with papermill and stores the outputs of its tagged cells, and only
-those, in the source notebook; `pytest --nbval-lax` then compares every later run against them.
+Executes each given solution with papermill, in a fresh OPSLAB_HOME, and stores the outputs of its
+tagged cells, and only those, in the source notebook; `pytest --nbval-lax` then compares every
+later run against them.
 Every other cell is left without outputs. Usage: python scripts/record_outputs.py solutions/*.ipynb
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +26,7 @@ def is_checked(cell) -> bool:
 
 def record(path: Path) -> int:
     with tempfile.TemporaryDirectory() as out:
+        os.environ["OPSLAB_HOME"] = str(Path(out) / "home")  # a fresh home, as the tests give each notebook
         result = execute_notebook(path, Path(out))
         if result.status != "ok":
             print(f"{path}: {result.error}", file=sys.stderr)

@@ -18,7 +18,7 @@ def test_solution_follows_the_conventions(path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), "opens with a title"
-    assert "You will be able to" in nb.cells[0].source, "opens with what the learner will be able to do"
+    assert "you will be able to" in nb.cells[0].source.lower(), "opens with what the learner will be able to do"
     assert any("parameters" in c.metadata.get("tags", []) for c in code), "has a papermill parameters cell"
     assert any(f'setup_lab("{path.stem}"' in c.source for c in code), "calls setup_lab with the lab's name"
     assert "Recap" in nb.cells[-1].source, "closes with a recap"
