@@ -11,6 +11,8 @@ from opslab.env import go_offline
 # verb -> (module, one-line help). Each module defines configure(parser) and command(args) -> int.
 VERBS = {
     "run": ("opslab.run", "execute notebooks with papermill and print a timing table"),
+    "assign": ("opslab.assign", "regenerate the learner notebooks in labs/ from solutions/"),
+    "grade": ("opslab.grade", "grade a folder of learner submissions into a gradebook and feedback"),
     "train": ("opslab.train", "train the default churn model and register it as churn-classifier@champion"),
     "serve": ("opslab.serve.cli", "start the lab model server (FastAPI + uvicorn)"),
     "demo": ("opslab.demo.launch", "start the Gradio demo that scores customers through the lab server"),

@@ -1,0 +1,134 @@
+"""opslab assign: learner notebooks are generated, up to date, leak nothing, and their stubs raise."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from opslab.assign import assign_all, render, repository_url, solution_notebooks, stale_labs
+from opslab.assign.markers import BEGIN, END, PROMPT, MarkerError, strip_solutions
+from opslab.assign.questions import is_hidden, question_of, questions
+from opslab.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "fixtures" / "tiny.ipynb"
+URL = "https://example.org/course/repo"
+SOLUTIONS = solution_notebooks(REPO / "solutions") if (REPO / "solutions").is_dir() else []
+
+
+def learner(path: Path):
+    return nbformat.reads(render(path, URL), as_version=4)
+
+
+def test_committed_labs_match_a_fresh_assign(tmp_path):
+    """CI catches hand edits to labs/ and forgotten regenerations: `opslab assign` must be a no-op."""
+    fresh = tmp_path / "labs"
+    assign_all(REPO / "solutions", fresh, REPO / "_config.yml") if SOLUTIONS else fresh.mkdir()
+    committed = sorted(p.name for p in (REPO / "labs").glob("*.ipynb")) if (REPO / "labs").is_dir() else []
+    expected = sorted(p.name for p in fresh.glob("*.ipynb"))
+    assert committed == expected, "labs/ and solutions/ hold different labs: run `opslab assign`"
+    stale = [n for n in committed if not filecmp.cmp(REPO / "labs" / n, fresh / n, shallow=False)]
+    assert not stale, f"labs/ is stale or edited by hand: {stale}; run `opslab assign` and commit"
+    assert stale_labs(REPO / "solutions", REPO / "labs", REPO / "_config.yml") == []
+
+
+def solution_only_lines(solution) -> set[str]:
+    """Lines written only inside solution blocks (not also elsewhere in the solution notebook)."""
+    inside, outside = set(), set()
+    for cell in solution.cells:
+        in_block = False
+        for line in cell.source.splitlines():
+            if BEGIN.match(line):
+                in_block = True
+            elif END.match(line):
+                in_block = False
+            elif in_block and not PROMPT.match(line):
+                inside.add(line.strip())
+            else:
+                outside.add(line.strip())
+    return {line for line in inside - outside if len(line) > 3}
+
+
+@pytest.mark.parametrize("path", [TINY, *SOLUTIONS], ids=lambda p: p.stem)
+def test_no_solution_or_hidden_test_leaks_into_the_lab(path):
+    solution = nbformat.read(path, as_version=4)
+    text = render(path, URL)
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    lab_lines = {line.strip() for c in nbformat.reads(text, as_version=4).cells for line in c.source.splitlines()}
+    leaked = sorted(solution_only_lines(solution) & lab_lines)
+    assert not leaked, f"solution text in the learner version of {path.name}: {leaked}"
+    for cell in solution.cells:
+        if is_hidden(cell):
+            assert cell.source.strip() not in text
+            assert cell.id not in {c.id for c in nbformat.reads(text, as_version=4).cells}
+
+
+@pytest.mark.parametrize("path", [TINY, *SOLUTIONS], ids=lambda p: p.stem)
+def test_lab_layout_bootstrap_tags_and_questions(path):
+    solution, lab = nbformat.read(path, as_version=4), learner(path)
+    first = lab.cells[0]
+    assert first.metadata["tags"] == ["remove-cell"] and f"git+{URL}" in first.source
+    assert "import opslab" in first.source and "%pip install" in first.source
+    for cell in lab.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+        if "check" in cell.metadata.get("tags", []) or "raise NotImplementedError(" in cell.source:
+            assert "raises-exception" in cell.metadata["tags"], cell.source
+    kept = {question_of(c)["question"] for c in lab.cells if question_of(c)}
+    public = {question_of(c)["question"] for c in solution.cells if question_of(c) and not is_hidden(c)}
+    assert kept == public and kept <= {q.id for q in questions(solution)}
+    assert lab.metadata["opslab"]["lab"] == path.stem
+
+
+def test_tiny_lab_stubs_raise_with_their_hint():
+    cells = [c for c in learner(TINY).cells if "raises-exception" in c.metadata.get("tags", [])
+             and "check" not in c.metadata["tags"]]
+    scope: dict = {"N": 10}
+    exec(cells[0].source, scope)  # def double(x): raise NotImplementedError(...)
+    with pytest.raises(NotImplementedError, match="^return twice x$"):
+        scope["double"](2)
+    with pytest.raises(NotImplementedError, match="compute the mean of the numbers 1..N"):
+        exec(cells[1].source, scope)
+    assert cells[2].source.startswith("greeting = ...  # a string that says hello")
+
+
+def test_assign_is_byte_identical_and_removes_labs_without_a_solution(tmp_path):
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "tiny.ipynb").write_bytes(TINY.read_bytes())
+    (tmp_path / "labs").mkdir()
+    (tmp_path / "labs" / "orphan.ipynb").write_text("{}")
+    config = tmp_path / "_config.yml"
+    config.write_text(f"repository:\n  url: {URL}/\n")
+    assert repository_url(config) == URL
+    args = ["assign", "--solutions", str(tmp_path / "solutions"), "--labs", str(tmp_path / "labs"),
+            "--config", str(config)]
+    assert main(args) == 0
+    first = (tmp_path / "labs" / "tiny.ipynb").read_bytes()
+    assert main(args) == 0
+    assert (tmp_path / "labs" / "tiny.ipynb").read_bytes() == first
+    assert sorted(p.name for p in (tmp_path / "labs").iterdir()) == ["tiny.ipynb"]
+    assert main([*args, "--check"]) == 0
+    (tmp_path / "labs" / "tiny.ipynb").write_text(first.decode().replace("return twice x", "edited by hand"))
+    assert main([*args, "--check"]) == 1
+    assert stale_labs(tmp_path / "solutions", tmp_path / "labs", config) == ["tiny.ipynb"]
+
+
+def test_stub_keeps_the_marker_indentation_and_code_around_it():
+    source = "def f(x):\n    y = 1\n    # BEGIN SOLUTION: add y\n    return x + y\n    # END SOLUTION\nf(0)"
+    expected = 'def f(x):\n    y = 1\n    raise NotImplementedError("add y")\nf(0)'
+    assert strip_solutions(source) == expected
+    assert strip_solutions("# BEGIN SOLUTION\nx = 1\n# END SOLUTION") == (
+        'raise NotImplementedError("write your solution here")')
+
+
+@pytest.mark.parametrize("source, problem", [
+    ("# BEGIN SOLUTION\nx = 1", "without END"),
+    ("x = 1\n# END SOLUTION", "without BEGIN"),
+    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION", "inside another"),
+])
+def test_unpaired_markers_are_named(source, problem):
+    with pytest.raises(MarkerError, match=problem):
+        strip_solutions(source, "lab x, cell 3")

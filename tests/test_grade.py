@@ -1,0 +1,265 @@
+"""opslab grade on hostile submissions: every case gets the expected status and points.
+
+The submissions are generated here from the tiny fixture lab (tests/fixtures/tiny.ipynb), graded
+in ONE batch (two at a time, as an instructor would), and each test reads its row.
+Questions of the tiny lab: tiny-double (2 points), tiny-mean (3), tiny-hello (1, hidden test only).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from opslab.assign import render
+from opslab.assign.markers import BEGIN, END, PROMPT
+from opslab.cli import main
+from opslab.grade.batch import Grader, grade_all
+from opslab.grade.sandbox import Limits, probe_isolation
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "fixtures" / "tiny.ipynb"
+DOUBLE, MEAN, HELLO = "tiny-04", "tiny-08", "tiny-11"  # ids of the three exercise cells
+CHECK_DOUBLE, CHECK_MEAN = "tiny-05", "tiny-09"
+LIMITS = Limits(notebook_seconds=30, cell_seconds=10, memory_mb=2048)  # generous: CI machines are busy
+
+
+def solved(cell_id: str) -> str:
+    """The solution's code of an exercise cell, markers and prompts removed."""
+    cell = next(c for c in nbformat.read(TINY, as_version=4).cells if c.id == cell_id)
+    return "\n".join(line for line in cell.source.splitlines()
+                     if not (BEGIN.match(line) or END.match(line) or PROMPT.match(line)))
+
+
+def lab():
+    return nbformat.reads(render(TINY, "https://example.org/repo"), as_version=4)
+
+
+def submission(*, drop=(), **sources):
+    """The learner version with some cells' sources replaced (keyword: cell id with - as _)."""
+    nb = lab()
+    replace = {k.replace("_", "-"): v for k, v in sources.items()}
+    nb.cells = [c for c in nb.cells if c.id not in drop]
+    for cell in nb.cells:
+        if cell.id in replace:
+            cell.source = replace[cell.id]
+    return nb
+
+
+def all_solved(**overrides):
+    return submission(**{"tiny_04": solved(DOUBLE), "tiny_08": solved(MEAN), "tiny_11": solved(HELLO), **overrides})
+
+
+def case_files(folder: Path, solution_copy: Path, host_port: int) -> dict[str, tuple[str, int]]:
+    """Write every case into ``folder``; return learner -> (expected status, expected total)."""
+    def put(name, nb):
+        (folder / f"{name}.ipynb").write_text(nbformat.writes(nb) if not isinstance(nb, str) else nb)
+
+    expected = {}
+
+    def case(name, nb, status, total):
+        put(name, nb)
+        expected[name] = (status, total)
+
+    case("full", all_solved(), "ok", 6)
+    case("untouched", lab(), "ok", 0)
+    case("partial", submission(tiny_04=solved(DOUBLE)), "ok", 2)
+    case("raising", all_solved(tiny_04="def double(x):\n    raise ValueError('oops')"), "ok", 4)
+    case("infinite-loop", all_solved(tiny_08="while True:\n    pass"), "timeout", 3)
+    case("ignores-interrupt", all_solved(tiny_08="import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                                                 "while True:\n    pass"), "timeout", 2)
+    slow = all_solved()
+    at = next(i for i, c in enumerate(slow.cells) if c.id == MEAN) + 1
+    slow.cells[at:at] = [nbformat.v4.new_code_cell("import time\ntime.sleep(8)") for _ in range(6)]
+    case("slow-everywhere", slow, "timeout", 2)  # six 8 s cells: each within its cell limit, not in total
+    case("sys-exit", all_solved(tiny_04=solved(DOUBLE) + "\nimport sys\nsys.exit(3)"), "ok", 6)
+    case("os-exit", all_solved(tiny_08="import os\nos._exit(0)"), "crashed", 2)
+    # bytes(n) asks for n bytes at once (calloc: no page is touched), so the limit, not the machine's
+    # speed, decides: a MemoryError within a second, even on a busy machine
+    case("memory-bomb", all_solved(tiny_08="hog = []\nwhile True:\n    hog.append(bytes(256 * 2**20))"),
+         "ok", 3)
+    case("megabytes", all_solved(tiny_11=solved(HELLO) + "\nfor _ in range(50):\n    print('x' * 200_000)"),
+         "ok", 6)
+    attack = (f"import os, shutil\nfor target in [{str(solution_copy)!r}, {str(TINY)!r}]:\n"
+              "    try:\n        open(target, 'w').write('owned')\n    except OSError as err:\n        print(err)\n"
+              "shutil.rmtree(os.getcwd(), ignore_errors=True)\n"
+              "open(os.path.expanduser('~/junk.txt'), 'w').write('junk')\n")
+    case("writes-files", all_solved(tiny_04=attack + solved(DOUBLE)), "ok", 6)
+    phone = ("import socket\ntry:\n    socket.create_connection(('127.0.0.1', PORT), timeout=2).close()\n"
+             "    online = True\nexcept OSError:\n    online = False\n"
+             "def double(x):\n    return x if online else 2 * x  # reaching the host's network costs the points\n")
+    snoop = (f"seen = []\nfor path in [{str(solution_copy)!r}, {str(folder / 'full.ipynb')!r}]:\n"
+             "    try:\n        seen.append(open(path).read())\n    except OSError:\n        pass\n"
+             "def double(x):\n    return x if seen else 2 * x  # reading the solution or a classmate costs points\n")
+    daemon = ("import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(900)',"
+              " 'opslab-test-daemon'], start_new_session=True)\n")
+    case("daemon", all_solved(tiny_04=daemon + solved(DOUBLE)), "ok", 6)
+    case("reads-solution", all_solved(tiny_04=snoop), "ok", 6 if probe_isolation().own_user else 4)
+    case("network", all_solved(tiny_04=phone.replace("PORT", str(host_port))), "ok",
+         6 if probe_isolation().no_network else 4)
+    case("patches-check", all_solved(tiny_04="import contextlib, opslab.checks\n"
+                                             "opslab.checks.check = lambda *a, **k: contextlib.suppress(Exception)\n"
+                                             "check = opslab.checks.check\ndef double(x):\n    return x"), "ok", 4)
+    case("fakes-checks-module", all_solved(tiny_04="import sys, types, contextlib\nfake = types.ModuleType('x')\n"
+                                                   "fake.check = lambda *a, **k: contextlib.suppress(Exception)\n"
+                                                   "fake.CheckFailed = AssertionError\n"
+                                                   "sys.modules['opslab.checks'] = fake\n"
+                                                   "def double(x):\n    return x"), "ok", 4)
+    case("patches-helper", all_solved(tiny_08="import opslab.data\nopslab.data.make_customers = lambda *a, **k: 0\n"
+                                              + solved(MEAN)), "ok", 2)
+    case("deleted-checks", all_solved(drop=(CHECK_DOUBLE, CHECK_MEAN)), "ok", 6)
+    case("edited-checks", all_solved(tiny_08="mean = 0", tiny_09="print('all good')",
+                                     tiny_05="from opslab.checks import check"), "ok", 3)
+    forged = all_solved(tiny_08="mean = 0")
+    for cell in forged.cells:  # a copy of a check cell that "passed", with the metadata of 100 points
+        if cell.id == CHECK_MEAN:
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="✅ tiny-mean\n")]
+            cell.metadata["opslab"]["points"] = 100
+    case("forged-outputs", forged, "ok", 3)
+    other = lab()
+    other.metadata["opslab"]["lab"] = "m9_other"
+    case("another-lab", other, "wrong-lab", 0)
+    unrelated = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('my own notebook')")])
+    case("unrelated", unrelated, "wrong-lab", 0)
+    old = json.loads(nbformat.writes(all_solved()))
+    old["nbformat_minor"] = 4
+    for cell in old["cells"]:
+        del cell["id"]
+    case("old-format-no-ids", json.dumps(old), "ok", 6)
+    twice = all_solved()
+    twice.cells += [nbformat.from_dict(dict(c)) for c in twice.cells if c.id in (DOUBLE, CHECK_DOUBLE)]
+    case("duplicated-cells", json.dumps(twice), "ok", 6)  # json, not nbformat: it would renumber the copies
+    malformed = json.loads(nbformat.writes(all_solved()))
+    malformed["cells"][3]["metadata"] = 7
+    case("malformed-cell", json.dumps(malformed), "unreadable", 0)
+    case("empty-file", "", "unreadable", 0)
+    case("corrupt-json", '{"cells": [', "unreadable", 0)
+    case("not-a-notebook", json.dumps({"cells": 3}), "unreadable", 0)
+    return expected
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("grade")
+    (root / "subs").mkdir()
+    solution_copy = root / "tiny.ipynb"
+    shutil.copy(TINY, solution_copy)
+    listener = socket.create_server(("127.0.0.1", 0))  # a server on the host that no submission may reach
+    expected = case_files(root / "subs", solution_copy, listener.getsockname()[1])
+    tiny_bytes = TINY.read_bytes()
+    out = root / "out"
+    code = main(["grade", str(solution_copy), str(root / "subs"), "--out", str(out), "--workers", "2",
+                 "--timeout", str(LIMITS.notebook_seconds), "--cell-timeout", str(LIMITS.cell_seconds),
+                 "--memory-mb", str(LIMITS.memory_mb)])
+    listener.close()
+    with (out / "grades.csv").open() as f:
+        rows = {row["learner"]: row for row in csv.DictReader(f)}
+    return {"code": code, "rows": rows, "expected": expected, "out": out, "root": root,
+            "solution_intact": solution_copy.read_bytes() == tiny_bytes and TINY.read_bytes() == tiny_bytes}
+
+
+CASES = ["full", "untouched", "partial", "raising", "infinite-loop", "ignores-interrupt", "slow-everywhere",
+         "sys-exit", "os-exit", "memory-bomb", "megabytes", "writes-files", "daemon", "reads-solution", "network",
+         "patches-check", "fakes-checks-module",
+         "patches-helper", "deleted-checks", "edited-checks", "forged-outputs", "another-lab", "unrelated",
+         "old-format-no-ids", "duplicated-cells", "malformed-cell", "empty-file", "corrupt-json", "not-a-notebook"]
+
+
+@pytest.mark.parametrize("learner", CASES)
+def test_each_submission_gets_its_status_and_points(graded, learner):
+    row = graded["rows"][learner]
+    status, total = graded["expected"][learner]
+    assert (row["status"], int(row["total"]), int(row["max"])) == (status, total, 6), row
+
+
+def test_every_case_is_in_the_gradebook_once(graded):
+    assert graded["code"] == 0
+    assert sorted(graded["rows"]) == sorted(CASES) == sorted(graded["expected"])
+    assert list(graded["rows"]["full"]) == ["learner", "tiny-double", "tiny-mean", "tiny-hello", "total", "max",
+                                            "status", "seconds", "detail"]
+
+
+def test_questions_are_scored_on_their_own(graded):
+    rows = graded["rows"]
+    assert [rows["infinite-loop"][q] for q in ("tiny-double", "tiny-mean", "tiny-hello")] == ["2", "0", "1"]
+    assert [rows["os-exit"][q] for q in ("tiny-double", "tiny-mean", "tiny-hello")] == ["2", "0", "0"]
+    assert "did not run" in (graded["out"] / "feedback" / "os-exit.html").read_text()
+
+
+def test_hostile_code_cannot_touch_the_grader_or_leave_traces(graded):
+    if not probe_isolation().own_user:
+        pytest.skip("file isolation needs the grader to run as root (own user id per submission)")
+    assert graded["solution_intact"]
+    assert not list(Path(graded["root"]).glob("**/junk.txt"))
+
+
+def test_nothing_a_submission_started_outlives_its_grading(graded):
+    if not probe_isolation().own_user:
+        pytest.skip("background processes are killed by user id, which needs root")
+    survivors = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"opslab-test-daemon" in cmdline.read_bytes():
+                survivors.append(cmdline.parent.name)
+        except OSError:
+            continue
+    assert not survivors, f"processes started by a submission still run: {survivors}"
+
+
+def test_feedback_explains_and_hides_the_hidden_tests(graded):
+    feedback = graded["out"] / "feedback"
+    page = (feedback / "untouched.html").read_text()
+    assert "0 / 6 points" in page and "not done yet: return twice x" in page
+    assert '<a href="untouched.ipynb">' in page and (feedback / "untouched.ipynb").exists()
+    for path in feedback.iterdir():
+        text = path.read_text()
+        assert "SECRET-HIDDEN-TEST" not in text and "opslab-grader-pass" not in text, path.name
+    assert (feedback / "megabytes.ipynb").stat().st_size < 1_000_000
+    assert "was dropped" in (feedback / "megabytes.html").read_text()
+    assert "replaced by notebook code" in (feedback / "patches-helper.html").read_text()
+
+
+def test_a_rerun_gives_the_same_grades(graded, tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    names = ["full", "raising", "os-exit", "corrupt-json"]
+    for name in names:
+        shutil.copy(graded["root"] / "subs" / f"{name}.ipynb", subs / f"{name}.ipynb")
+    grader = Grader(graded["root"] / "tiny.ipynb", LIMITS, probe_isolation(), workers=2)
+    try:
+        again = grade_all(grader, {n: subs / f"{n}.ipynb" for n in names}, workers=2, progress=False)
+    finally:
+        grader.close()
+    for grade in again:
+        row = graded["rows"][grade.learner]
+        assert (grade.status, grade.total) == (row["status"], int(row["total"]))
+        assert [str(r.earned) for r in grade.results] == [row[q.id] for q in grader.questions]
+
+
+def test_bad_arguments_are_named(tmp_path, capsys):
+    assert main(["grade", "m9_nothing", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "no solution for lab 'm9_nothing'" in capsys.readouterr().out
+    assert main(["grade", str(TINY), str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert "not a folder of submissions" in capsys.readouterr().out
+
+
+def test_without_root_the_same_cases_get_the_same_grades(graded, tmp_path):
+    """The fallback when the grader cannot isolate (not root): limits and timeouts still hold."""
+    from opslab.grade.sandbox import Isolation
+
+    names = ["full", "untouched", "infinite-loop", "os-exit", "memory-bomb"]
+    for name in names:
+        shutil.copy(graded["root"] / "subs" / f"{name}.ipynb", tmp_path / f"{name}.ipynb")
+    grader = Grader(graded["root"] / "tiny.ipynb", LIMITS, Isolation(own_user=False, no_network=False), workers=2)
+    try:
+        grades = grade_all(grader, {n: tmp_path / f"{n}.ipynb" for n in names}, workers=2, progress=False)
+    finally:
+        grader.close()
+    assert {g.learner: (g.status, g.total) for g in grades} == {
+        n: (graded["rows"][n]["status"], int(graded["rows"][n]["total"])) for n in names}
+    assert "same user as the grader" in Isolation(False, False).describe()
