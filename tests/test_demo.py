@@ -8,6 +8,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+import gradio_client  # noqa: E402
 import pandas as pd
 import pytest
 import requests
@@ -17,9 +18,6 @@ from opslab.background import BackgroundServer, free_port, opslab_command
 from opslab.data import FEATURES, TARGET, make_customers
 from opslab.demo.records import to_records
 from servers import lab_server_url, start_demo  # noqa: F401  (fixtures)
-
-gradio_client = pytest.importorskip("gradio_client")
-
 
 SPACE = Path(__file__).resolve().parents[1] / "space"
 

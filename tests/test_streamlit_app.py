@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from opslab.background import free_port
 from opslab.data import TARGET, make_customers
 from servers import lab_server_url  # noqa: F401  (fixture)
 
-AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 APP = Path(__file__).resolve().parents[1] / "apps" / "streamlit_app.py"
 
 

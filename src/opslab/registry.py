@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from opslab.env import labs_home
@@ -30,14 +31,30 @@ def champion_uri(name: str = MODEL_NAME, alias: str = CHAMPION) -> str:
     return f"models:/{name}@{alias}"
 
 
+def point_mlflow_at(uri: str) -> None:
+    """Point this process's MLflow tracking and registry at ``uri``, and only this process's.
+
+    MLflow's setters also export ``MLFLOW_TRACKING_URI`` / ``MLFLOW_REGISTRY_URI``; every kernel,
+    server or book build started afterwards would inherit them and talk to the wrong store.
+    """
+    import mlflow
+
+    saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def use_course_registry():
     """Point MLflow (tracking and registry) at the course registry and return a client for it."""
-    import mlflow
     from mlflow import MlflowClient
 
     registry_dir().mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_registry_uri(tracking_uri())
+    point_mlflow_at(tracking_uri())
     return MlflowClient(tracking_uri(), registry_uri=tracking_uri())
 
 

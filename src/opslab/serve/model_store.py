@@ -100,18 +100,16 @@ def _from_mlflow(uri: str, name: str, version: str, alias: str | None) -> Loaded
 def _from_registry(uri: str) -> LoadedModel:
     """models:/NAME@ALIAS or models:/NAME/VERSION from the course registry (or $MLFLOW_TRACKING_URI).
     An alias is resolved to a version first, so the model loaded is exactly the version reported."""
-    import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from opslab.registry import tracking_uri
+    from opslab.registry import point_mlflow_at, tracking_uri
 
     match = REGISTRY_URI.match(uri)
     if not match:
         raise ModelLoadError(f"{uri!r} is not models:/NAME@ALIAS or models:/NAME/VERSION")
     store = os.environ.get("MLFLOW_TRACKING_URI") or tracking_uri()
-    mlflow.set_tracking_uri(store)
-    mlflow.set_registry_uri(store)
+    point_mlflow_at(store)
     name, alias = match["name"], match["alias"]
     try:
         client = MlflowClient(store, registry_uri=store)
