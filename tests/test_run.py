@@ -4,7 +4,7 @@ import sys
 import nbformat
 import pytest
 
-from opslab.run import NotebookResult, _parse_parameter, find_notebooks, format_table
+from opslab.run import NotebookResult, _parse_parameter, execute_notebook, find_notebooks, format_table
 
 
 def write_notebook(path, *sources, parameters=None):
@@ -72,3 +72,17 @@ def test_opslab_run_exits_zero_when_all_pass(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 of 1 notebooks ran" in result.stdout
+
+
+@pytest.mark.notebooks
+def test_errors_in_cells_tagged_raises_exception_are_expected(tmp_path):
+    nb = write_notebook(tmp_path / "lab.ipynb", "raise NotImplementedError('exercise')", "print('after')", "1 / 0")
+    notebook = nbformat.read(nb, as_version=4)
+    notebook.cells[0].metadata["tags"] = ["raises-exception"]
+    nbformat.write(notebook, nb)
+    failed = execute_notebook(nb, tmp_path / "out")
+    assert failed.status == "failed" and failed.error == "cell 3: ZeroDivisionError: division by zero"
+
+    notebook.cells.pop()  # without the unexpected error, the lab runs as designed
+    nbformat.write(notebook, nb)
+    assert execute_notebook(nb, tmp_path / "out").status == "ok"

@@ -32,20 +32,31 @@ def find_notebooks(paths: list[str | Path]) -> list[Path]:
     return found
 
 
-def _describe_failure(err: Exception, executed: Path) -> str:
-    """'cell N: Error: message', N counting the source notebook's cells from 1."""
-    ename, evalue = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
-    index = getattr(err, "cell_index", None)
-    if index is None:
-        return f"{ename}: {evalue}".strip()
-    try:  # papermill may have inserted an injected-parameters cell before the failing one
-        import nbformat
+# Cells papermill adds to the executed copy, which the source notebook does not have.
+_ADDED_BY_PAPERMILL = {"injected-parameters", "papermill-error-cell-tag"}
 
-        cells = nbformat.read(executed, as_version=4).cells[:index]
-        index -= sum("injected-parameters" in c.metadata.get("tags", []) for c in cells)
-    except Exception:
-        pass
-    return f"cell {index + 1}: {ename}: {evalue}".strip()
+
+def first_unexpected_error(executed: Path) -> str | None:
+    """'cell N: Error: message' for the first error in a cell not tagged ``raises-exception``.
+
+    N counts the source notebook's cells from 1. Learner labs tag their exercise stubs and check
+    cells ``raises-exception`` (as the book does, they fail until solved), so those errors are
+    expected; papermill still raises for them, which is why the executed copy is read.
+    """
+    import nbformat
+
+    position = 0
+    for cell in nbformat.read(executed, as_version=4).cells:
+        tags = set(cell.metadata.get("tags", []))
+        if tags & _ADDED_BY_PAPERMILL:
+            continue
+        position += 1
+        if "raises-exception" in tags:
+            continue
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                return f"cell {position}: {output.ename}: {output.evalue}".strip()
+    return None
 
 
 def execute_notebook(
@@ -69,8 +80,13 @@ def execute_notebook(
         )
         return NotebookResult(notebook, "ok", time.perf_counter() - started)
     except Exception as err:  # a failing notebook is a result to report, not a crash of the runner
-        error = _describe_failure(err, out_dir / notebook.name)
-        return NotebookResult(notebook, "failed", time.perf_counter() - started, error)
+        from papermill.exceptions import PapermillExecutionError
+
+        seconds = time.perf_counter() - started
+        error = first_unexpected_error(out_dir / notebook.name) if (out_dir / notebook.name).exists() else None
+        if error is None and isinstance(err, PapermillExecutionError):
+            return NotebookResult(notebook, "ok", seconds)  # every error was in a raises-exception cell
+        return NotebookResult(notebook, "failed", seconds, error or f"{type(err).__name__}: {err}".strip())
 
 
 def run_notebooks(
