@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -76,6 +77,26 @@ def test_reader_recovers_config_history_summary_and_artifacts(offline_run_dir):
     assert data and data[0]["type"] == "dataset" and data[0]["files"] == ["data.csv"]
     assert set(data[0]["aliases"]) == {"first", "latest"} and data[0]["metadata"] == {"rows": 1}
     assert len(data[0]["digest"]) == 32
+
+
+def test_reader_waits_for_a_log_that_is_still_being_written(offline_run_dir, tmp_path):
+    """W&B's service may still be writing the log when run.finish() returns: the reader waits."""
+    log = next(offline_run_dir.glob("run-*.wandb"))
+    full = log.read_bytes()
+    partial = tmp_path / "offline-run-partial"
+    partial.mkdir()
+    (partial / "files").mkdir()
+    growing = partial / log.name
+    growing.write_bytes(full[: len(full) // 2])
+    assert read_offline_run(partial, wait=0).finished is False
+
+    writer = threading.Timer(1.0, growing.write_bytes, args=(full,))
+    writer.start()
+    try:
+        run = read_offline_run(partial, wait=30)
+    finally:
+        writer.join()
+    assert run.finished and run.summary["best"] == 0.9
 
 
 def test_reader_rejects_a_folder_without_a_run(tmp_path):

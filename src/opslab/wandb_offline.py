@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def _chunks(data: bytes):
             pos += block_left
             continue
         length, kind = struct.unpack_from("<HB", data, pos + 4)
+        if pos + 7 + length > len(data):  # a record still being written: read it next time
+            break
         payload = data[pos + 7: pos + 7 + length]
         pos += 7 + length
         if kind == _FULL:
@@ -79,16 +82,27 @@ class OfflineRun:
     summary: dict = field(default_factory=dict)
     artifacts: list[dict] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    finished: bool = False  # the log holds the run's exit record: nothing more will be written
 
 
-def read_offline_run(run_dir: str | Path) -> OfflineRun:
-    """Parse ``run_dir`` (an ``offline-run-*`` folder) into an :class:`OfflineRun`."""
+def read_offline_run(run_dir: str | Path, wait: float = 60) -> OfflineRun:
+    """Parse ``run_dir`` (an ``offline-run-*`` folder) into an :class:`OfflineRun`.
+
+    W&B's service process writes the log behind the run, and may still be writing just after
+    ``run.finish()`` returns; so this waits up to ``wait`` seconds for the run's exit record and
+    then reads what is there (``finished`` says whether the run was complete).
+    """
     run_dir = Path(run_dir)
     logs = sorted(run_dir.glob("run-*.wandb"))
     if not logs:
         raise FileNotFoundError(f"{run_dir}: no run-*.wandb file; is this an offline run folder?")
-    run = OfflineRun(path=run_dir)
-    for kind, message in records(logs[0]):
+    deadline = time.monotonic() + wait
+    entries = list(records(logs[0]))
+    while not any(kind == "exit" for kind, _ in entries) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        entries = list(records(logs[0]))
+    run = OfflineRun(path=run_dir, finished=any(kind == "exit" for kind, _ in entries))
+    for kind, message in entries:
         if kind == "run":
             run.run_id, run.project = message.run_id, message.project
             run.config.update(_items(message.config.update))
