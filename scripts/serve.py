@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from opslab.background import BackgroundServer, ServerError, opslab_command
@@ -44,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"serve: no built book in {args.site}; run `make book` first", file=sys.stderr)
         return 1
 
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    # Ctrl-C and a service manager's SIGTERM both stop everything: installed explicitly, because a
+    # process started in the background by a shell inherits SIGINT as ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     server_url = f"http://{args.host}:{args.server_port}"
     demo_url = f"http://{args.host}:{args.demo_port}"
     server = BackgroundServer(
@@ -59,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout=180,
         name="demo",
     )
+    httpd = None
     try:
         subprocess.run(opslab_command("train"), check=True)  # says "nothing to do" when the champion exists
         print("starting the lab server and the demo", flush=True)
@@ -71,20 +75,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lab server:  {server_url}/docs", flush=True)
         print(f"demo:        {demo_url}/", flush=True)
         print("Ctrl-C stops all three.", flush=True)
-        while not stopping.is_set():
+        while True:
             for piece in (server, demo):
                 if piece.process.poll() is not None:
                     print(f"serve: the {piece.name} stopped:\n{piece.output()}", file=sys.stderr)
                     return 1
-            stopping.wait(1)
-        httpd.shutdown()
-        return 0
+            time.sleep(1)
     except KeyboardInterrupt:
+        print("\nstopping the book, the lab server and the demo", flush=True)
         return 0
     except (ServerError, TimeoutError, subprocess.CalledProcessError) as err:
         print(f"serve: {err}", file=sys.stderr)
         return 1
     finally:
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
         server.stop()
         demo.stop()
 

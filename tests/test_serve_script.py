@@ -27,7 +27,14 @@ def test_serve_starts_all_three_prints_their_urls_and_stops_them_on_ctrl_c(site)
     ports = {"--port": free_port(), "--server-port": free_port(), "--demo-port": free_port()}
     command = [sys.executable, str(REPO / "scripts" / "serve.py"), "--site", str(site)]
     command += [str(x) for pair in ports.items() for x in pair]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # SIGINT ignored in the child, as for a job a shell starts in the background: Ctrl-C must still work
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     printed = []
     try:
         deadline = time.monotonic() + 300
@@ -48,8 +55,14 @@ def test_serve_starts_all_three_prints_their_urls_and_stops_them_on_ctrl_c(site)
         assert get(f"{demo}/")[0] == 200
     finally:
         process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=60)
+        try:
+            code = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.terminate()  # the same clean stop path as Ctrl-C
+            process.wait(timeout=60)
+            raise
     assert code == 0
+    assert "stopping the book, the lab server and the demo" in process.stdout.read()
     deadline = time.monotonic() + 10
     while not all(port_is_free("127.0.0.1", p) for p in ports.values()) and time.monotonic() < deadline:
         time.sleep(0.2)
