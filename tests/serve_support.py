@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from opslab.background import free_port
 from opslab.data import FEATURES, make_customers
-from opslab.serve.process import LabServer
 
-REPO = Path(__file__).resolve().parents[1]
 TOKEN = "test-admin-token"
-
-__all__ = ["REPO", "TOKEN", "LabServer", "ensure_champion", "free_port", "sample_records"]
 
 
 def ensure_champion():

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from opslab.background import BackgroundServer, free_port, opslab_command
-from serve_support import LabServer, ensure_champion
+from opslab.serve.process import LabServer
+from serve_support import ensure_champion
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from opslab.registry import champion_uri
-from serve_support import TOKEN, LabServer, ensure_champion, sample_records
+from opslab.serve.process import LabServer
+from serve_support import TOKEN, ensure_champion, sample_records
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +134,7 @@ def test_serve_without_a_champion_says_run_train(tmp_path):
     import subprocess
     import sys
 
-    from serve_support import REPO
+    from conftest import REPO
 
     env = {**os.environ, "OPSLAB_HOME": str(tmp_path), "PYTHONPATH": str(REPO / "src")}
     env.pop("MLFLOW_TRACKING_URI", None)

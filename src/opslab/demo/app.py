@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from functools import partial
 from pathlib import Path
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
+from opslab.env import go_offline
+
+go_offline()  # analytics off before gradio is imported (also for the Space, which imports this module)
 
 import gradio as gr  # noqa: E402
 

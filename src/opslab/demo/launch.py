@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 
 def launch_demo(server_url: str | None = None, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
     """Build and launch the demo; with ``block=False`` return the running Blocks (call ``.close()``)."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from opslab.demo.app import build_demo  # Gradio takes seconds to import: only when launching
 
     demo = build_demo(server_url)
