@@ -89,7 +89,8 @@ def test_server_down_is_said_clearly(run_app):
 def test_opslab_streamlit_serves_the_app_on_the_given_port(lab_server_url):  # noqa: F811
     port = free_port()
     command = opslab_command("streamlit", "--server-url", lab_server_url, "--port", str(port))
-    with BackgroundServer(command, f"http://127.0.0.1:{port}/_stcore/health", timeout=90, name="opslab streamlit") as app:
-        assert requests.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=10).text == "ok"
+    health = f"http://127.0.0.1:{port}/_stcore/health"
+    with BackgroundServer(command, health, timeout=90, name="opslab streamlit") as app:
+        assert requests.get(health, timeout=10).text == "ok"
         assert "<title>Streamlit</title>" in requests.get(f"http://127.0.0.1:{port}/", timeout=10).text
         assert f"--server-url {lab_server_url}" in app.output()  # the app was given the lab server

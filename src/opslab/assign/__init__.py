@@ -8,7 +8,6 @@ import nbformat
 import yaml
 
 from opslab.assign.learner import learner_version
-from opslab.assign.markers import MarkerError
 
 DEFAULT_REPOSITORY = "https://github.com/opslab-course/mlops-deployment"
 
