@@ -147,3 +147,13 @@ def test_errors_in_cells_tagged_raises_exception_are_expected(tmp_path):
     notebook.cells.pop()  # without the unexpected error, the lab runs as designed
     nbformat.write(notebook, nb)
     assert execute_notebook(nb, tmp_path / "out").status == "ok"
+
+
+def test_earlier_executed_copies_are_not_run_again(tmp_path, monkeypatch, capsys):
+    from opslab.cli import main
+
+    (tmp_path / "out" / "solutions").mkdir(parents=True)
+    write_notebook(tmp_path / "out" / "solutions" / "old.ipynb", "1")  # what an earlier `opslab run .` wrote
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", ".", "--out", "out"]) == 2
+    assert "no notebooks" in capsys.readouterr().out

@@ -49,7 +49,8 @@ OUTSIDE = "_outside"
 def executed_path(notebook: str | Path, out_dir: str | Path, base: str | Path | None = None) -> Path:
     """Where ``opslab run`` writes the executed copy of ``notebook``: its path relative to ``base``
     (default: the current folder) inside ``out_dir``; for a notebook outside ``base``, its absolute
-    path inside ``out_dir/_outside``. Distinct notebooks get distinct copies."""
+    path inside ``out_dir/_outside``. Distinct notebooks get distinct copies. (A relative
+    ``notebook`` is read from the current folder, as everywhere.)"""
     absolute = Path(os.path.abspath(notebook))
     base = Path(os.path.abspath(base if base is not None else os.getcwd()))
     if absolute.is_relative_to(base) and not absolute.relative_to(base).parts[0] == OUTSIDE:

@@ -34,10 +34,12 @@ def command(args) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"opslab run: {err}")
         return 2
+    out = Path(args.out)
+    notebooks = [nb for nb in notebooks if not nb.resolve().is_relative_to(out.resolve())]  # not earlier copies
     if not notebooks:
         print(f"opslab run: no notebooks under {' '.join(args.paths)}")
         return 2
-    results = run_notebooks(notebooks, Path(args.out), parameters, args.timeout, args.workers)
+    results = run_notebooks(notebooks, out, parameters, args.timeout, args.workers)
     print(format_table(results))
     failed = [r for r in results if r.status != "ok"]
     for r in failed:
