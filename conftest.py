@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from opslab.env import go_offline
+from opslab.kernels import encrypt_kernels_by_default
 
 
 def pytest_configure(config):
     config.notebook_homes = Path(tempfile.mkdtemp(prefix="opslab-notebook-homes-"))
+    encrypt_kernels_by_default()  # nbval's kernels too: no "running over TCP without encryption" per notebook
 
 
 def pytest_unconfigure(config):

@@ -31,7 +31,7 @@ def record(path: Path) -> int:
         if result.status != "ok":
             print(f"{path}: {result.error}", file=sys.stderr)
             return 1
-        executed = {c.get("id"): c for c in nbformat.read(Path(out) / path.name, as_version=4).cells}
+        executed = {c.get("id"): c for c in nbformat.read(result.executed, as_version=4).cells}
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type != "code":

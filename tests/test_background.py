@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import sys
+import warnings
 
 import pytest
 
@@ -34,3 +36,40 @@ def test_a_process_that_never_answers_is_stopped_after_the_timeout():
     with pytest.raises(TimeoutError, match="did not answer within 1 s"):
         silent.start()
     assert silent.process.poll() is not None, "the silent process was left running"
+
+
+def _resource_warnings_of(cycle) -> list[str]:
+    """The ResourceWarnings (unclosed files, pipes, sockets) raised by running ``cycle`` and collecting it."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        cycle()
+        gc.collect()
+    return [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+@pytest.mark.parametrize("keep_log", [False, True], ids=["temporary-log", "log-file"])
+def test_a_start_stop_cycle_leaves_no_file_open_and_keeps_the_output(tmp_path, keep_log):
+    port = free_port()
+    log_path = tmp_path / "server.log" if keep_log else None
+    outputs = []
+
+    def cycle():
+        server = BackgroundServer([sys.executable, "-u", "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+                                  f"http://127.0.0.1:{port}/", timeout=30, log_path=log_path)
+        with server:
+            pass
+        outputs.append(server.output())  # still readable once the log file is closed
+
+    assert _resource_warnings_of(cycle) == []
+    assert "GET / HTTP" in outputs[0], outputs[0]
+    if keep_log:
+        assert "GET / HTTP" in log_path.read_text()
+
+
+def test_a_server_that_fails_to_start_leaves_no_file_open():
+    def cycle():
+        crash = [sys.executable, "-c", "print('no model here'); raise SystemExit(3)"]
+        with pytest.raises(RuntimeError, match="no model here"):
+            BackgroundServer(crash, f"http://127.0.0.1:{free_port()}/", timeout=30).start()
+
+    assert _resource_warnings_of(cycle) == []

@@ -263,3 +263,21 @@ def test_without_root_the_same_cases_get_the_same_grades(graded, tmp_path):
     assert {g.learner: (g.status, g.total) for g in grades} == {
         n: (graded["rows"][n]["status"], int(graded["rows"][n]["total"])) for n in names}
     assert "same user as the grader" in Isolation(False, False).describe()
+
+
+def test_an_executor_start_stop_cycle_leaves_no_pipe_or_file_open(tmp_path):
+    import gc
+    import warnings
+
+    from opslab.grade.executor import ExecutorProcess
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        executor = ExecutorProcess(tmp_path / "executor.log")
+        assert executor.run({"not": "a job"}, timeout=60)["status"] == "error"  # it answers, then stops
+        executor.stop()
+        (tmp_path / "executor.log").write_text("one\ntwo\nwhy it died\n")
+        assert executor.log_tail(1) == "why it died"
+        del executor
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -1,17 +1,29 @@
-"""The Streamlit mini project, run by streamlit.testing.v1.AppTest against a real lab server."""
+"""The Streamlit mini project, run by streamlit.testing.v1.AppTest against a real lab server,
+and for real by ``opslab streamlit``."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import requests
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from opslab.background import free_port
+import opslab
+from opslab.background import BackgroundServer, free_port, opslab_command
 from opslab.data import TARGET, make_customers
+from opslab.streamlit import app_path
 from servers import lab_server_url  # noqa: F401  (fixture)
 
-APP = Path(__file__).resolve().parents[1] / "apps" / "streamlit_app.py"
+APP = app_path()
+
+
+def test_the_app_ships_inside_the_package():
+    assert APP.is_file() and APP.is_relative_to(Path(opslab.__file__).parent)
+    printed = subprocess.run([sys.executable, "-m", "opslab.streamlit"], capture_output=True, text=True, check=True)
+    assert Path(printed.stdout.strip()) == APP
 
 
 @pytest.fixture
@@ -72,3 +84,13 @@ def test_server_down_is_said_clearly(run_app):
     app = run_app(f"http://127.0.0.1:{free_port()}", customers_csv())
     assert "not reachable" in app.sidebar.error[0].value
     assert "not reachable" in app.error[0].value and not app.dataframe
+
+
+def test_opslab_streamlit_serves_the_app_on_the_given_port(lab_server_url):  # noqa: F811
+    port = free_port()
+    command = opslab_command("streamlit", "--server-url", lab_server_url, "--port", str(port))
+    health = f"http://127.0.0.1:{port}/_stcore/health"
+    with BackgroundServer(command, health, timeout=90, name="opslab streamlit") as app:
+        assert requests.get(health, timeout=10).text == "ok"
+        assert "<title>Streamlit</title>" in requests.get(f"http://127.0.0.1:{port}/", timeout=10).text
+        assert f"--server-url {lab_server_url}" in app.output()  # the app was given the lab server

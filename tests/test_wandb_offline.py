@@ -14,15 +14,8 @@ import pytest
 from opslab.wandb_offline import offline_runs, read_offline_run
 
 RUN_SCRIPT = textwrap.dedent("""
-    import socket, sys
+    import sys
     import wandb
-
-    # Prove the sandbox: nothing outside this process is reachable.
-    try:
-        socket.create_connection(("1.1.1.1", 443), timeout=3)
-        sys.exit("the network is reachable: this is no sandbox")
-    except OSError:
-        pass
 
     run = wandb.init(project="offline-test", config={"lr": 0.1, "depth": 3}, dir=sys.argv[1])
     for step in range(5):
@@ -37,33 +30,67 @@ RUN_SCRIPT = textwrap.dedent("""
     run.finish()
 """)
 
+# Run first inside the cut-off namespace: proves that nothing outside this process is reachable.
+NO_NETWORK_PROBE = textwrap.dedent("""
+    import socket, sys
+    try:
+        socket.create_connection(("1.1.1.1", 443), timeout=3)
+        sys.exit("the network is reachable: this is no sandbox")
+    except OSError:
+        pass
+""")
 
-def _can_unshare_network() -> bool:
-    if not shutil.which("unshare"):
-        return False
-    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
 
-
-@pytest.fixture(scope="module")
-def offline_run_dir(tmp_path_factory):
-    if not _can_unshare_network():
-        pytest.skip("needs `unshare -n` (root or user namespaces) to cut the network")
-    out = tmp_path_factory.mktemp("wandb")
+def offline_env(out) -> dict:
     env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DISABLE_GIT="true",
                WANDB_DIR=str(out), WANDB_CACHE_DIR=str(out / "cache"), WANDB_DATA_DIR=str(out / "data"))
     env.pop("WANDB_API_KEY", None)
-    done = subprocess.run(["unshare", "-n", sys.executable, "-c", RUN_SCRIPT, str(out)], env=env,
+    return env
+
+
+def write_offline_run(out, prefix: list[str] = (), script: str = RUN_SCRIPT):
+    """Run RUN_SCRIPT (behind ``prefix``, e.g. ``unshare -n``) into ``out``; return its offline-run folder."""
+    done = subprocess.run([*prefix, sys.executable, "-c", script, str(out)], env=offline_env(out),
                           capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, f"offline run failed without network:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, f"the offline run failed:\n{done.stdout}\n{done.stderr}"
     runs = offline_runs(out)
     assert len(runs) == 1, f"expected one offline-run-* folder under {out}, found {runs}"
     return runs[0]
 
 
-def test_offline_run_succeeds_without_network_and_writes_its_files(offline_run_dir):
-    assert offline_run_dir.name.startswith("offline-run-")
-    assert list(offline_run_dir.glob("run-*.wandb"))
-    assert list((offline_run_dir / "files" / "media" / "table").glob("table_*.table.json"))
+@pytest.fixture(scope="module")
+def offline_run_dir(tmp_path_factory):
+    """An offline run for the reader tests. WANDB_MODE=offline contacts nothing, so no sandbox is
+    needed to write it (the test below proves that with the network cut)."""
+    return write_offline_run(tmp_path_factory.mktemp("wandb"))
+
+
+def network_cut() -> list[str]:
+    """The command prefix that runs a process in a new network namespace with no way out.
+
+    Skipped only where network namespaces do not exist (not Linux). On Linux it must work: the
+    course's machines (CI runs as root; the grader cuts kernels off the same way) provide it, so a
+    missing ``unshare`` or a refusal is a broken set-up, which a skip would hide.
+    """
+    if not sys.platform.startswith("linux"):
+        pytest.skip("network namespaces are a Linux feature")
+    unshare = shutil.which("unshare")
+    assert unshare, "`unshare` (util-linux) is missing: scripts/setup.sh installs it"
+    prefix = [unshare, "--net"] if os.geteuid() == 0 else [unshare, "--net", "--map-root-user"]
+    refused = subprocess.run([*prefix, "true"], capture_output=True, text=True)
+    assert refused.returncode == 0, (
+        f"`{' '.join(prefix)} true` was refused ({refused.stderr.strip()}): run the tests as root, or enable "
+        "unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"
+    )
+    return prefix
+
+
+def test_offline_run_succeeds_without_network_and_writes_its_files(tmp_path):
+    run_dir = write_offline_run(tmp_path, network_cut(), NO_NETWORK_PROBE + RUN_SCRIPT)
+    assert run_dir.name.startswith("offline-run-")
+    assert list(run_dir.glob("run-*.wandb"))
+    assert list((run_dir / "files" / "media" / "table").glob("table_*.table.json"))
+    assert read_offline_run(run_dir).summary["best"] == 0.9
 
 
 def test_reader_recovers_config_history_summary_and_artifacts(offline_run_dir):

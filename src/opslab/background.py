@@ -127,7 +127,8 @@ class BackgroundServer:
         self.cwd = cwd
         self.log_path = Path(log_path) if log_path else None
         self.process: subprocess.Popen | None = None
-        self._log = None
+        self._log = None  # the open log file while the process may write to it
+        self._last_output = b""  # the end of the log, kept when the file is closed
 
     def start(self) -> BackgroundServer:
         """Launch the process and wait until it is ready."""
@@ -137,15 +138,20 @@ class BackgroundServer:
         """Launch the process without waiting (start several, then wait for each)."""
         if self.process is not None and self.process.poll() is None:
             return self
+        self._close_log()  # a relaunch after a crash: the previous log file is done with
         self._log = self.log_path.open("ab+") if self.log_path else tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            self.args,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            cwd=self.cwd,
-            start_new_session=True,
-        )
+        try:
+            self.process = subprocess.Popen(
+                self.args,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        except OSError:
+            self._close_log()
+            raise
         atexit.register(self.stop)  # a kernel or test run that ends early still stops its servers
         return self
 
@@ -162,14 +168,28 @@ class BackgroundServer:
         self.stop()
         raise TimeoutError(f"{self.ready_url} did not answer within {self.timeout:g} s:\n{self.output()}")
 
+    # How much of the end of the log is kept once the process is stopped and its log file closed.
+    KEPT_OUTPUT_BYTES = 256 * 1024
+
     def output(self, lines: int = 40) -> str:
-        """The last ``lines`` lines the process printed."""
-        if self._log is None:
-            return ""
+        """The last ``lines`` lines the process printed (also after :meth:`stop`)."""
+        data = self._log_tail() if self._log is not None else self._last_output
+        return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
+
+    def _log_tail(self) -> bytes:
         self._log.flush()
-        self._log.seek(0)
-        text = self._log.read().decode(errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
+        size = self._log.seek(0, os.SEEK_END)
+        self._log.seek(max(0, size - self.KEPT_OUTPUT_BYTES))
+        return self._log.read()
+
+    def _close_log(self) -> None:
+        """Keep the end of the log and close the file (a stopped process writes no more)."""
+        if self._log is not None:
+            try:
+                self._last_output = self._log_tail()
+            finally:
+                self._log.close()
+                self._log = None
 
     def kill(self) -> None:
         """SIGKILL the whole group, as a crash would: no shutdown code runs."""
@@ -195,6 +215,7 @@ class BackgroundServer:
             if group_members(pgid):
                 _signal_group(pgid, signal.SIGKILL)
             self.process.wait(timeout=grace)
+        self._close_log()
 
     def __enter__(self) -> BackgroundServer:
         return self.start()

@@ -8,14 +8,16 @@ import sys
 
 from opslab.env import go_offline
 
-# verb -> (module, one-line help). Each module defines configure(parser) and command(args) -> int.
+# verb -> (module, one-line help). Every verb lives in opslab/<verb>/cli.py, which defines
+# configure(parser) and command(args) -> int; the package opslab/<verb>/ holds what the verb uses.
 VERBS = {
-    "run": ("opslab.run", "execute notebooks with papermill and print a timing table"),
-    "assign": ("opslab.assign", "regenerate the learner notebooks in labs/ from solutions/"),
-    "grade": ("opslab.grade", "grade a folder of learner submissions into a gradebook and feedback"),
-    "train": ("opslab.train", "train the default churn model and register it as churn-classifier@champion"),
+    "run": ("opslab.run.cli", "execute notebooks with papermill and print a timing table"),
+    "assign": ("opslab.assign.cli", "regenerate the learner notebooks in labs/ from solutions/"),
+    "grade": ("opslab.grade.cli", "grade a folder of learner submissions into a gradebook and feedback"),
+    "train": ("opslab.train.cli", "train the default churn model and register it as churn-classifier@champion"),
     "serve": ("opslab.serve.cli", "start the lab model server (FastAPI + uvicorn)"),
-    "demo": ("opslab.demo.launch", "start the Gradio demo that scores customers through the lab server"),
+    "demo": ("opslab.demo.cli", "start the Gradio demo that scores customers through the lab server"),
+    "streamlit": ("opslab.streamlit.cli", "start the Streamlit app of Lab 3.4 in front of the lab server"),
 }
 
 
@@ -29,8 +31,11 @@ def _overview() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in VERBS:
-        _overview().parse_args(argv or ["--help"])
+    if not argv:  # no verb: say what there is, and fail (a script that forgot its verb must notice)
+        _overview().print_help()
+        return 2
+    if argv[0] not in VERBS:
+        _overview().parse_args(argv)  # --help exits 0; an unknown verb exits 2 naming the choices
         return 2
     go_offline()  # every verb (servers, runners, graders) runs with telemetry off
     verb, rest = argv[0], argv[1:]

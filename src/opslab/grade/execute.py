@@ -155,16 +155,18 @@ def serve() -> int:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
+    os.close(devnull)  # 0, 1 and 2 hold it now
     import papermill  # noqa: F401  (imported once for all jobs: that is the point of serving)
 
-    for line in jobs:
-        job = json.loads(line)
-        try:
-            result = run(job)
-        except Exception as err:  # never leave the grader waiting for an answer
-            result = {"status": STATUS_ERROR, "detail": f"{type(err).__name__}: {err}", "timed_out_cells": []}
-        results.write(json.dumps(result) + "\n")
-        results.flush()
+    with jobs, results:
+        for line in jobs:
+            job = json.loads(line)
+            try:
+                result = run(job)
+            except Exception as err:  # never leave the grader waiting for an answer
+                result = {"status": STATUS_ERROR, "detail": f"{type(err).__name__}: {err}", "timed_out_cells": []}
+            results.write(json.dumps(result) + "\n")
+            results.flush()
     return 0
 
 

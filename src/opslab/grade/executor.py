@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 
 class ExecutorProcess:
@@ -23,10 +24,9 @@ class ExecutorProcess:
         self.process: subprocess.Popen | None = None
 
     def _start(self) -> None:
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "opslab.grade.execute"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=log, start_new_session=True)
-        log.close()
+        with open(self.log_path, "ab") as log:  # the executor keeps its own descriptor of the log
+            self.process = subprocess.Popen([sys.executable, "-m", "opslab.grade.execute"], stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=log, start_new_session=True)
 
     def run(self, job: dict, timeout: float) -> dict | None:
         """The executor's answer, or None when it died or overran ``timeout`` seconds (then it is killed)."""
@@ -46,7 +46,7 @@ class ExecutorProcess:
     def log_tail(self, lines: int = 3) -> str:
         """The last lines the executor wrote to its log (why it died), for the gradebook's detail."""
         try:
-            text = open(self.log_path, errors="replace").read().strip().splitlines()
+            text = Path(self.log_path).read_text(errors="replace").strip().splitlines()
         except OSError:
             return ""
         return " | ".join(text[-lines:])[:500]
@@ -73,4 +73,9 @@ class ExecutorProcess:
             except OSError:
                 pass
             self.process.wait()
+            for pipe in (self.process.stdin, self.process.stdout):
+                try:
+                    pipe.close()
+                except OSError:  # a broken pipe to a dead executor: its buffer cannot be flushed
+                    pass
             self.process = None

@@ -159,6 +159,8 @@ def claim_uids(count: int, locks: Path = Path(tempfile.gettempdir()) / "opslab-g
         claimed.append((uid, handle))
         if len(claimed) == count:
             return claimed
+    for _, handle in claimed:  # not enough: give back what was claimed
+        handle.close()
     raise RuntimeError("no free sandbox user id")
 
 

@@ -1,4 +1,4 @@
-"""``opslab train``: the course's default churn model, trained and registered as the champion."""
+"""The course's default churn model, trained and registered as the champion (``opslab train``)."""
 
 from __future__ import annotations
 
@@ -157,22 +157,3 @@ def train_and_register(
         f"registered {name} version {version.version} as @{alias} (run {run.info.run_id})"
     )
     return client.get_model_version(name, version.version)
-
-
-def configure(parser) -> None:
-    parser.add_argument(
-        "--force", action="store_true", help="train and register a new version even if up to date"
-    )
-    parser.add_argument(
-        "--alias", default=CHAMPION, help="alias to point at the new version (default: champion)"
-    )
-
-
-def command(args) -> int:
-    version = train_and_register(force=args.force, alias=args.alias)
-    from opslab.registry import champion_uri, tracking_uri
-
-    print(
-        f"model URI: {champion_uri(alias=args.alias)} (version {version.version}, registry {tracking_uri()})"
-    )
-    return 0

@@ -1,8 +1,9 @@
 """Mini project: a Streamlit front end for the churn classifier that the lab server (FastAPI) serves.
 
-Run it with the lab server up (`opslab serve`, or `make serve`):
+It ships inside the opslab package. Run it with the lab server up (`opslab serve`, or `make serve`):
 
-    streamlit run apps/streamlit_app.py -- --server-url http://127.0.0.1:8000
+    opslab streamlit --server-url http://127.0.0.1:8000
+    streamlit run "$(python -m opslab.streamlit)" -- --server-url http://127.0.0.1:8000   # the same
 
 Upload a CSV of customers -> the app POSTs them to the server's /predict -> it shows the answers.
 The model lives behind the REST API; this script is only a user interface.
