@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
+REQUIREMENTS=${REQUIREMENTS:-requirements.txt}  # scripts/try_newest.py passes the newest releases instead
 
 # 1. Debian packages (needs root or sudo; otherwise says what to install).
 missing=()
@@ -22,19 +23,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# 2. The virtual environment with the pinned packages and opslab (editable).
+# 2. The virtual environment with the pinned packages ($REQUIREMENTS) and opslab (editable).
 stamp="$VENV/.opslab-installed"
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ "$REQUIREMENTS" -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing pinned requirements into $VENV (a few minutes the first time)"
   pip_install() {  # quiet, minus one harmless warning some machines' pip configuration prints per package
     "$VENV/bin/python" -m pip install -q "$@" 2> >(grep -v "^WARNING: Location .* is ignored" >&2)
   }
   pip_install --upgrade pip
-  pip_install -r requirements.txt
+  pip_install -r "$REQUIREMENTS"
   pip_install --no-deps -e .
   touch "$stamp"
 fi

@@ -1,21 +1,119 @@
-"""Every lab in solutions/: its solution earns full marks, its untouched learner version none."""
+"""Every lab in solutions/, graded from a non-editable install outside the repository: its solution runs clean,
+reproduces its recorded outputs and earns full marks; its untouched learner version earns none of the exercises.
+
+One execution of each notebook keeps several promises at once (the suite runs each solution once here, and
+nowhere else but the Module 2 "twice in one home" test; the book build runs each learner lab once more):
+
+* the solution runs to its end with no error in any cell (what nbval used to check by running it again);
+* its cells tagged ``nbval-check-output`` print what scripts/record_outputs.py recorded, compared as
+  ``pytest --nbval-lax`` would (nbval's own stream merging, tests/sanitize.cfg);
+* the grader gives it full marks, and the untouched learner version zero for the exercises;
+* and it does so *wherever the course is installed*: the grader, its executor and every kernel use a
+  fresh virtual environment where opslab is installed non-editable, run from a private folder (mode 700)
+  outside the repository; as root each kernel also runs as its own sandbox user with no network. A lab
+  that reaches into the clone (``Path(opslab.__file__).parents[2] / ...``) fails here.
+"""
 
 from __future__ import annotations
 
+import copy
+import json
+import os
+import re
+import shutil
+import site
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
+from nbval.plugin import coalesce_streams, get_sanitize_patterns
+from record_outputs import is_checked
 
+from conftest import REPO
 from opslab.assign import render, solution_notebooks
 from opslab.assign.markers import has_solution
 from opslab.assign.questions import is_graded, question_of
-from opslab.grade.batch import Grader, grade_all
-from opslab.grade.sandbox import Limits, probe_isolation
 
-REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = solution_notebooks(REPO / "solutions") if (REPO / "solutions").is_dir() else []
+SANITIZE = get_sanitize_patterns((REPO / "tests" / "sanitize.cfg").read_text())
+NOT_COMPARED = {"image/png", "image/jpeg", "application/vnd.jupyter.widget-view+json"}  # nbval's defaults
 
+
+# --- a non-editable install outside the repository ----------------------------------------------------------
+
+@dataclass
+class OutsideInstall:
+    """A virtual environment in a private folder: opslab installed non-editable (``pip install --no-deps``
+    of a copy of the repository's package), everything else seen from the course venv through a .pth
+    file of plain paths (no second install of ~300 packages; the course venv's own .pth files, among
+    them the editable opslab's, are not processed)."""
+
+    private: Path
+    python: Path
+    purelib: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+        return {**env, "VIRTUAL_ENV": str(self.python.parents[1]),
+                "PATH": f"{self.python.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    def run(self, *args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.python), *args], cwd=cwd or self.private, env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def outside():
+    private = Path(tempfile.mkdtemp(prefix="opslab-outside-"))  # mode 700: a learner's private folder
+    try:
+        assert not private.resolve().is_relative_to(REPO) and (private.stat().st_mode & 0o777) == 0o700
+        venv = private / "venv"
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+        python = venv / "bin" / "python"
+        purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                      capture_output=True, text=True, check=True).stdout.strip())
+        (purelib / "course-venv.pth").write_text("".join(f"{p}\n" for p in site.getsitepackages()))
+        source = private / "source"  # a copy: building in the clone would leave build/ and *.egg-info there
+        source.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(REPO / name, source / name)
+        shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        install = OutsideInstall(private, python, purelib)
+        done = install.run("-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+                           str(source), timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        shutil.rmtree(source)
+        shutil.copy2(Path(__file__).with_name("grade_outside.py"), private / "grade_outside.py")
+        yield install
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def test_the_outside_install_is_non_editable_and_sees_nothing_of_the_clone(outside):
+    where = outside.run("-c", "import json, sys, opslab; print(json.dumps([opslab.__file__, sys.path]))")
+    assert where.returncode == 0, where.stderr
+    opslab_file, path = json.loads(where.stdout)
+    assert Path(opslab_file).parent == outside.purelib / "opslab", opslab_file
+    assert not [p for p in path if p and Path(p).resolve().is_relative_to(REPO)], path
+    assert (outside.purelib / "opslab" / "grade" / "jail.py").is_file()
+
+
+def test_a_lab_that_reaches_into_the_clone_works_in_it_and_fails_from_the_outside_install(outside):
+    """What makes the grading test below catch such a lab (lab 3.4 once read its app this way)."""
+    reach = ("import opslab, pathlib; "
+             "(pathlib.Path(opslab.__file__).resolve().parents[2] / 'pyproject.toml').read_text()")
+    assert subprocess.run([sys.executable, "-c", reach], capture_output=True).returncode == 0, "fine in the clone"
+    done = outside.run("-c", reach)
+    assert done.returncode != 0 and "FileNotFoundError" in done.stderr, done.stderr
+
+
+# --- grading every lab there ------------------------------------------------------------------------------
 
 def exercise_questions(solution) -> set[str]:
     """Questions whose graded cells follow an exercise (a solution block since the previous question).
@@ -32,28 +130,87 @@ def exercise_questions(solution) -> set[str]:
     return found
 
 
+def sanitize(text: str) -> str:
+    for regex, replace in SANITIZE:
+        text = re.sub(regex, replace, text)
+    return text
+
+
+def comparable(outputs) -> dict[str, list[str]]:
+    """A cell's outputs as ``pytest --nbval-lax`` compares them: streams merged per name (\\r and \\b
+    applied), other outputs by MIME type, images not compared, everything through tests/sanitize.cfg."""
+    found = defaultdict(list)
+    for output in coalesce_streams([nbformat.from_dict(copy.deepcopy(o)) for o in outputs]):
+        if output.output_type == "stream":
+            found[output.name].append(sanitize(output.text))
+        elif output.output_type == "error":
+            found["error"].append(f"{output.ename}: {output.evalue}")
+        else:
+            for mime, value in output.get("data", {}).items():
+                if mime not in NOT_COMPARED:
+                    found[mime].append(sanitize(value if isinstance(value, str) else json.dumps(value)))
+    return dict(found)
+
+
+def errors_in(executed) -> list[str]:
+    return [f"cell {cell.get('id')}: {o.get('ename')}: {o.get('evalue')}" for cell in executed.cells
+            for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def grade_outside(outside: OutsideInstall, solution: Path) -> tuple[dict, dict]:
+    """Grade the solution and its untouched learner version with the outside install, from a private folder."""
+    folder = outside.private / solution.stem
+    (folder / "solution").mkdir(parents=True)  # the grader hides this folder from the kernels
+    (folder / "submissions").mkdir()
+    (folder / "out").mkdir()
+    source = folder / "solution" / solution.name
+    source.write_bytes(solution.read_bytes())
+    (folder / "submissions" / "solution.ipynb").write_bytes(solution.read_bytes())
+    (folder / "submissions" / "untouched.ipynb").write_text(render(solution, "https://example.org/repo"))
+    done = outside.run(str(outside.private / "grade_outside.py"), str(source), str(folder / "submissions"),
+                       str(folder / "out"), cwd=folder, timeout=1500)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((folder / "out" / "report.json").read_text())
+    executed = {learner: nbformat.read(folder / "out" / f"{learner}.executed.ipynb", as_version=4)
+                for learner in report["grades"] if (folder / "out" / f"{learner}.executed.ipynb").exists()}
+    return report, executed
+
+
 @pytest.mark.notebooks
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
-def test_solution_scores_full_marks_and_the_learner_version_zero(solution, tmp_path):
-    (tmp_path / "solution.ipynb").write_bytes(solution.read_bytes())
-    (tmp_path / "untouched.ipynb").write_text(render(solution, "https://example.org/repo"))
-    grader = Grader(solution, Limits(), probe_isolation(), workers=2)
-    try:
-        grades = {g.learner: g for g in grade_all(grader, {p.stem: p for p in tmp_path.glob("*.ipynb")}, 2,
-                                                  progress=False)}
-    finally:
-        grader.close()
-    full, untouched = grades["solution"], grades["untouched"]
-    assert full.maximum > 0 and len(full.results) == len(grader.questions)
-    assert (full.status, full.total) == ("ok", full.maximum), [r for r in full.results if not r.earned]
-    assert untouched.status == "ok", untouched.detail
-    exercises = exercise_questions(grader.solution)
+def test_solution_runs_clean_reproduces_its_outputs_and_scores_full_marks_the_learner_version_zero(
+        solution, outside):
+    report, executed = grade_outside(outside, solution)
+    assert Path(report["opslab"]).parent == outside.purelib / "opslab", "graded with the clone's opslab"
+    source = nbformat.read(solution, as_version=4)
+    full, untouched = report["grades"]["solution"], report["grades"]["untouched"]
+
+    # the solution: every cell ran without error, in the sandbox, from the non-editable install
+    errors = errors_in(executed["solution"]) if "solution" in executed else ["no executed notebook"]
+    assert (full["status"], errors) == ("ok", []), f"{full['detail']} ({report['isolation']}): {errors}"
+    # ... its determinism checks print what was recorded (as pytest --nbval-lax compared them)
+    ran = {cell.get("id"): cell for cell in executed["solution"].cells}
+    for cell in (c for c in source.cells if c.cell_type == "code" and is_checked(c)):
+        assert cell.id in ran and ran[cell.id].source == cell.source, f"checked cell {cell.id} was not run"
+        assert comparable(ran[cell.id].outputs) == comparable(cell.outputs), (
+            f"{solution.name}, cell {cell.id}: output differs from the recorded one "
+            "(deliberate? python scripts/record_outputs.py " f"solutions/{solution.name})")
+    # ... and it earns every point
+    points = {r["id"]: (r["earned"], r["points"]) for r in full["results"]}
+    assert sum(p for _, p in points.values()) > 0 and sorted(points) == sorted(report["questions"])
+    assert all(earned == maximum for earned, maximum in points.values()), [
+        r for r in full["results"] if r["earned"] != r["points"]]
+
+    # the untouched learner version: it runs, and earns nothing for the exercises, everything for the rest
+    assert untouched["status"] == "ok", untouched["detail"]
+    exercises = exercise_questions(source)
     assert exercises, "a lab without exercises"
-    assert {r.id: r.earned for r in untouched.results if r.id in exercises} == dict.fromkeys(exercises, 0)
-    assert all(r.message for r in untouched.results if r.id in exercises)
-    guided = [r for r in untouched.results if r.id not in exercises]  # checks of the walk-through: pass as is
-    assert [r.earned for r in guided] == [r.points for r in guided], guided
-    assert nbformat.validate(untouched.executed) is None
+    earned = {r["id"]: r for r in untouched["results"]}
+    assert {q: earned[q]["earned"] for q in exercises} == dict.fromkeys(exercises, 0)
+    assert all(earned[q]["message"] for q in exercises)
+    guided = [r for r in untouched["results"] if r["id"] not in exercises]  # checks of the walk-through
+    assert [r["earned"] for r in guided] == [r["points"] for r in guided], guided
+    assert nbformat.validate(executed["untouched"]) is None
 
 
 @pytest.mark.skipif(len(SOLUTIONS) < 2, reason="needs two labs")

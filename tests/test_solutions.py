@@ -26,7 +26,8 @@ def test_solution_follows_the_conventions(path):
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
 def test_only_determinism_checks_carry_outputs(path):
-    """Outputs in a solution are the expected results nbval compares; any other output is stale."""
+    """Outputs in a solution are the expected results the grading test compares (as nbval would); any other
+    output is stale."""
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type != "code":
             continue

@@ -103,11 +103,13 @@ def kernel_spec(workspace: Workspace, isolation: Isolation, limits: Limits,
 
 
 def interpreter_paths() -> list[str]:
-    """What a kernel needs to read: the interpreter, its prefixes and the import path of opslab."""
+    """What a kernel needs to read: the interpreter, its prefixes, the import path of opslab, and the
+    site-packages folders on the import path (a venv may see another's packages through a .pth file)."""
     import opslab
 
     paths = [sys.executable, os.path.realpath(sys.executable), sys.prefix, sys.base_prefix, sys.exec_prefix,
              str(Path(opslab.__file__).resolve().parents[1])]
+    paths += [p for p in sys.path if p and Path(p).name in ("site-packages", "dist-packages") and os.path.isdir(p)]
     paths += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     return list(dict.fromkeys(os.path.abspath(p) for p in paths))
 
