@@ -15,6 +15,7 @@ VERBS = {
     "grade": ("opslab.grade", "grade a folder of learner submissions into a gradebook and feedback"),
     "train": ("opslab.train", "train the default churn model and register it as churn-classifier@champion"),
     "serve": ("opslab.serve.cli", "start the lab model server (FastAPI + uvicorn)"),
+    "traffic": ("opslab.traffic.cli", "replay production traffic under a drift scenario to a running lab server"),
     "demo": ("opslab.demo.launch", "start the Gradio demo that scores customers through the lab server"),
 }
 
