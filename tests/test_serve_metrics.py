@@ -55,14 +55,18 @@ def test_batch_histogram_matches_prometheus_client(tmp_path):
     ours = ServerMetrics(tmp_path)
     ours.observe_predictions([{}] * len(values), values >= 0.5, values, "1")
     registry = CollectorRegistry()
-    theirs = Histogram("opslab_prediction_probability", "predicted P(churn)", buckets=PROBABILITY_BUCKETS,
-                       registry=registry)
+    theirs = Histogram(
+        "opslab_prediction_probability", "predicted P(churn)", buckets=PROBABILITY_BUCKETS, registry=registry
+    )
     for v in values:
         theirs.observe(v)
 
     def histogram(text):
-        return {k: v for k, v in samples(text).items() if k[0].startswith("opslab_prediction_probability")
-                and not k[0].endswith("_created")}
+        return {
+            k: v
+            for k, v in samples(text).items()
+            if k[0].startswith("opslab_prediction_probability") and not k[0].endswith("_created")
+        }
 
     ours_h, theirs_h = histogram(ours.render()[0].decode()), histogram(generate_latest(registry).decode())
     assert ours_h.keys() == theirs_h.keys()
@@ -128,11 +132,14 @@ def test_auc_matches_scikit_learn_with_ties():
 
 def test_drift_monitor_windows_and_thresholds(tmp_path):
     log = PredictionLog(tmp_path / "predictions.db")
-    monitor = DriftMonitor(tmp_path / "predictions.db", DriftSettings(window=50, min_records=40, feedback_window=30,
-                                                                      min_labels=20))
+    monitor = DriftMonitor(
+        tmp_path / "predictions.db", DriftSettings(window=50, min_records=40, feedback_window=30, min_labels=20)
+    )
     frame = make_customers(n=60, seed=5)
-    rows = [(f"{i:032x}", "t", "m", "1", r, int(p >= 0.5), float(p))
-            for i, (r, p) in enumerate(zip(frame[FEATURES].to_dict("records"), np.linspace(0, 1, 60)))]
+    rows = [
+        (f"{i:032x}", "t", "m", "1", r, int(p >= 0.5), float(p))
+        for i, (r, p) in enumerate(zip(frame[FEATURES].to_dict("records"), np.linspace(0, 1, 60)))
+    ]
     log.record(rows[:30])
     metrics = ServerMetrics(tmp_path / "metrics", [monitor])
     first = samples(metrics.render()[0].decode())
@@ -146,7 +153,9 @@ def test_drift_monitor_windows_and_thresholds(tmp_path):
     assert len([1 for name, _ in second if name == "opslab_feature_psi"]) == 12
     assert second[("opslab_feedback_labelled_records", ())] == 25
     truth = np.arange(25) % 2
-    assert second[("opslab_feedback_accuracy", ())] == pytest.approx(np.mean(truth == (np.linspace(0, 1, 60)[:25] >= 0.5)))
+    assert second[("opslab_feedback_accuracy", ())] == pytest.approx(
+        np.mean(truth == (np.linspace(0, 1, 60)[:25] >= 0.5))
+    )
     assert ("opslab_feedback_auc", ()) in second
     log.close()
     monitor.close()

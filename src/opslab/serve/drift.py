@@ -70,7 +70,9 @@ class Reference:
         out = {}
         for j, feature in enumerate(NUMERIC_FEATURES):
             edges = self.edges[feature]
-            out[feature] = _psi(self.shares[feature], self._shares(np.searchsorted(edges, numeric[:, j]), len(edges) + 1))
+            out[feature] = _psi(
+                self.shares[feature], self._shares(np.searchsorted(edges, numeric[:, j]), len(edges) + 1)
+            )
         for feature in CATEGORICAL_FEATURES:
             index = {c: i for i, c in enumerate(CATEGORIES[feature])}
             codes = np.array([index.get(r[feature], 0) for r in records])
@@ -150,9 +152,7 @@ class DriftMonitor:
                 psi.add_metric([feature], value)
         yield psi
         truth, served, probability = self.labelled()
-        labelled = GaugeMetricFamily(
-            "opslab_feedback_labelled_records", "labelled predictions in the feedback window"
-        )
+        labelled = GaugeMetricFamily("opslab_feedback_labelled_records", "labelled predictions in the feedback window")
         labelled.add_metric([], len(truth))
         yield labelled
         auc = GaugeMetricFamily(

@@ -124,7 +124,9 @@ class SharedHistogram:
         if keys is None:
             names = [*self.labelnames, "le"]
             buckets = [
-                mmap_key(self.name, self.name + "_bucket", names, [*labelvalues, floatToGoString(b)], self.documentation)
+                mmap_key(
+                    self.name, self.name + "_bucket", names, [*labelvalues, floatToGoString(b)], self.documentation
+                )
                 for b in self.bounds
             ]
             total = mmap_key(self.name, self.name + "_sum", self.labelnames, labelvalues, self.documentation)
@@ -165,12 +167,21 @@ class ServerMetrics:
             files, "opslab_requests", "HTTP requests by endpoint, method and status", ("endpoint", "method", "status")
         )
         self.latency = SharedHistogram(
-            files, "opslab_request_latency_seconds", "time to answer a request, by endpoint", LATENCY_BUCKETS, ("endpoint",)
+            files,
+            "opslab_request_latency_seconds",
+            "time to answer a request, by endpoint",
+            LATENCY_BUCKETS,
+            ("endpoint",),
         )
         self.predictions = SharedCounter(
-            files, "opslab_predictions", "predictions by predicted class and model version", ("churned", "model_version")
+            files,
+            "opslab_predictions",
+            "predictions by predicted class and model version",
+            ("churned", "model_version"),
         )
-        self.probability = SharedHistogram(files, "opslab_prediction_probability", "predicted P(churn)", PROBABILITY_BUCKETS)
+        self.probability = SharedHistogram(
+            files, "opslab_prediction_probability", "predicted P(churn)", PROBABILITY_BUCKETS
+        )
         self.feedback = SharedCounter(files, "opslab_feedback", "true labels received through /feedback", ("churned",))
         self.input_problems = SharedCounter(
             files,

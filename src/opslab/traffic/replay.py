@@ -96,8 +96,9 @@ class _Client:
                 "start one with `opslab serve` (or LabServer) and pass its URL"
             ) from None
         if response.status_code >= 500:
-            raise ReplayError(f"the lab server at {self.url} failed on {method} {path}: "
-                              f"{response.status_code} {_detail(response)}")
+            raise ReplayError(
+                f"the lab server at {self.url} failed on {method} {path}: {response.status_code} {_detail(response)}"
+            )
         return response
 
     def check_ready(self) -> None:
@@ -153,8 +154,13 @@ def replay(
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
-    for name, value, low in [("days", days, 1), ("n_per_day", n_per_day, 1), ("batch_size", batch_size, 1),
-                             ("concurrency", concurrency, 1), ("label_lag_days", label_lag_days, 0)]:
+    for name, value, low in [
+        ("days", days, 1),
+        ("n_per_day", n_per_day, 1),
+        ("batch_size", batch_size, 1),
+        ("concurrency", concurrency, 1),
+        ("label_lag_days", label_lag_days, 0),
+    ]:
         if int(value) != value or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     if not 0 <= label_coverage <= 1:
@@ -201,8 +207,12 @@ def replay(
                     if len(summary.refusals) < 20:
                         summary.refusals.append(f"day {day} feedback: {reason}")
             summary.days.append(stats)
-            bar.set_postfix(predicted=summary.total("accepted"), refused=summary.total("refused"),
-                            labels=summary.total("labels_sent"), refresh=False)
+            bar.set_postfix(
+                predicted=summary.total("accepted"),
+                refused=summary.total("refused"),
+                labels=summary.total("labels_sent"),
+                refresh=False,
+            )
             bar.update(1)
         summary.labels_pending = sum(len(v) for v in labels.values())
     finally:
