@@ -41,7 +41,6 @@ class DriftSettings:
     min_records: int = 100
     feedback_window: int = 500
     min_labels: int = 50
-    threshold: float = 0.5
 
 
 class Reference:
