@@ -7,6 +7,10 @@ a small asyncio client; prints requests/s, p50 and p99 for both and the lab serv
 
     PYTHONPATH=src python scripts/bench_serving.py --duration 15 --connections 16
 
+With ``--drift-overhead`` it benchmarks the lab server against itself instead: drift metrics on
+(as always) and off (``OPSLAB_DRIFT_METRICS=0``), with /metrics scraped every ``--scrape-interval``
+seconds during the load (far more often than Prometheus would), and prints the throughput cost.
+
 A benchmark, not a test: figures depend on the machine and on what else runs on it.
 """
 
@@ -21,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -171,6 +176,15 @@ def main(argv: list[str] | None = None) -> int:
         help="load generator: wrk if installed (auto), or the built-in asyncio client",
     )
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument(
+        "--drift-overhead",
+        action="store_true",
+        help="compare the lab server with drift metrics on and off instead of against MLflow",
+    )
+    parser.add_argument(
+        "--scrape-interval", type=float, default=1.0, help="seconds between scrapes of /metrics (default 1)"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="alternating on/off rounds (default 2)")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO / "src"))
@@ -194,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
 
+    if args.drift_overhead:
+        return drift_overhead(args, client, bodies["lab"])
     env = {
         **os.environ,
         "OMP_NUM_THREADS": "1",
@@ -279,6 +295,85 @@ def main(argv: list[str] | None = None) -> int:
             f"{lab['p99_ms']:.2f} ms vs mlflow p50 {ml['p50_ms']:.2f} ms "
             f"({'below' if lab['p99_ms'] < ml['p50_ms'] else 'NOT below'})"
         )
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+class Scraper(threading.Thread):
+    """Scrape ``url`` every ``interval`` seconds until stopped; keeps the scrape durations."""
+
+    def __init__(self, url: str, interval: float):
+        super().__init__(daemon=True)
+        self.url, self.interval, self.stopped, self.seconds = url, interval, threading.Event(), []
+
+    def run(self):
+        with httpx.Client(timeout=30) as http:
+            while not self.stopped.wait(self.interval):
+                started = time.perf_counter()
+                http.get(self.url).raise_for_status()
+                self.seconds.append(time.perf_counter() - started)
+
+
+def drift_overhead(args, client: str, bodies: dict) -> int:
+    """The lab server with drift metrics on and off, in alternating rounds, scraped during the load."""
+    from opslab.serve.process import LabServer
+
+    work = Path(tempfile.mkdtemp(prefix="opslab-bench-drift-"))
+    results: dict[str, list] = {}
+    print(
+        f"load: {client}, {args.connections} connections, {args.duration:g} s per run after {args.warmup:g} s "
+        f"warm-up, /metrics every {args.scrape_interval:g} s; {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    try:
+        for round_ in range(args.rounds):
+            for mode in ("on", "off"):
+                os.environ["OPSLAB_DRIFT_METRICS"] = "1" if mode == "on" else "0"
+                lab = LabServer(
+                    data_dir=work / f"{mode}-{round_}",
+                    extra_args=["--max-batch", str(max(args.batch, 1000))],
+                    log_file=work / f"{mode}-{round_}.log",
+                    timeout=300,
+                )
+                with lab:
+                    for size in (1, args.batch):
+
+                        def drive(seconds):
+                            url = f"{lab.url}/predict"
+                            if client == "wrk":
+                                return run_wrk(url, bodies[size], seconds, args.connections, threads=2)
+                            return run_python(url, bodies[size], seconds, args.connections)
+
+                        if args.warmup > 0:
+                            drive(args.warmup)
+                        scraper = Scraper(f"{lab.url}/metrics", args.scrape_interval)
+                        scraper.start()
+                        result = drive(args.duration)
+                        scraper.stopped.set()
+                        scraper.join()
+                        result["scrape_ms"] = 1000 * sum(scraper.seconds) / max(len(scraper.seconds), 1)
+                        results.setdefault(f"{mode}-{size}", []).append(result)
+                        text = httpx.get(f"{lab.url}/metrics").text
+                        assert ("opslab_feature_psi{" in text) == (mode == "on"), "drift metrics switch"
+    finally:
+        os.environ.pop("OPSLAB_DRIFT_METRICS", None)
+    print()
+    print(f"{'drift':<6} {'records':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'scrape ms':>9}  (mean of rounds)")
+    summary = {}
+    for key, runs in results.items():
+        mode, size = key.split("-")
+        mean = {k: sum(r[k] for r in runs) / len(runs) for k in ("rps", "p50_ms", "p99_ms", "scrape_ms")}
+        summary[key] = mean
+        print(
+            f"{mode:<6} {size:>7} {mean['rps']:>9.0f} {mean['p50_ms']:>8.2f} {mean['p99_ms']:>8.2f} "
+            f"{mean['scrape_ms']:>9.1f}"
+        )
+    print()
+    for size in (1, args.batch):
+        on, off = summary[f"on-{size}"]["rps"], summary[f"off-{size}"]["rps"]
+        print(f"{size:>3} record(s): drift metrics cost {100 * (off - on) / off:+.1f}% of throughput")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     shutil.rmtree(work, ignore_errors=True)

@@ -140,14 +140,15 @@ def test_metrics_after_traffic(client, records):
     )
     served = len(client.get("/predictions", params={"limit": 1000}).json()["predictions"])
     assert predicted == served  # every logged prediction was counted once
-    logged = client.get("/predictions", params={"limit": 1000}).json()["predictions"]
-    values = dict(
-        line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("opslab_feature_value")
-    )
-    assert float(values['opslab_feature_value_count{feature="tenure_months"}']) == len(logged)
-    tenure_sum = float(values['opslab_feature_value_sum{feature="tenure_months"}'])
-    assert tenure_sum == pytest.approx(sum(p["inputs"]["tenure_months"] for p in logged))
-    assert 'opslab_feature_category_total{feature="plan",value="basic"}' in text
+    problems = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("opslab_input_problems_total{")
+    }
+    assert problems['opslab_input_problems_total{feature="nope",problem="unknown_field"}'] >= 1
+    assert problems['opslab_input_problems_total{feature="age",problem="missing"}'] >= 1
+    assert f"opslab_drift_window_records {served:.1f}" in text  # the window reads the log
+    assert "opslab_feature_psi{" not in text  # fewer records than the drift window's minimum
 
 
 def test_unknown_paths_are_counted_as_other(client):

@@ -16,6 +16,7 @@ VERBS = {
     "grade": ("opslab.grade.cli", "grade a folder of learner submissions into a gradebook and feedback"),
     "train": ("opslab.train.cli", "train the default churn model and register it as churn-classifier@champion"),
     "serve": ("opslab.serve.cli", "start the lab model server (FastAPI + uvicorn)"),
+    "traffic": ("opslab.traffic.cli", "replay production traffic under a drift scenario to a running lab server"),
     "demo": ("opslab.demo.cli", "start the Gradio demo that scores customers through the lab server"),
     "streamlit": ("opslab.streamlit.cli", "start the Streamlit app of Lab 3.4 in front of the lab server"),
 }

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from opslab.serve.drift import DriftMonitor, DriftSettings, input_problems
 from opslab.serve.metrics import MetricsMiddleware, ServerMetrics
 from opslab.serve.model_store import ModelLoadError, ModelStore
 from opslab.serve.prediction_log import PredictionLog, utc_now
@@ -46,6 +47,9 @@ class ServeSettings:
     max_batch: int = 1000
     max_body_bytes: int = 1_000_000
     threshold: float = 0.5
+    metrics_dir: Path | None = None  # shared by the workers; None: a private temporary folder
+    drift_metrics: bool = True
+    drift: DriftSettings = field(default_factory=DriftSettings)
 
     @classmethod
     def from_env(cls) -> "ServeSettings":
@@ -58,6 +62,14 @@ class ServeSettings:
             admin_token=env.get("OPSLAB_ADMIN_TOKEN") or None,
             max_batch=int(env.get("OPSLAB_MAX_BATCH", 1000)),
             max_body_bytes=int(env.get("OPSLAB_MAX_BODY_BYTES", 1_000_000)),
+            metrics_dir=Path(env["OPSLAB_METRICS_DIR"]) if env.get("OPSLAB_METRICS_DIR") else None,
+            drift_metrics=env.get("OPSLAB_DRIFT_METRICS", "1") != "0",
+            drift=DriftSettings(
+                window=int(env.get("OPSLAB_DRIFT_WINDOW", 500)),
+                min_records=int(env.get("OPSLAB_DRIFT_MIN_RECORDS", 100)),
+                feedback_window=int(env.get("OPSLAB_FEEDBACK_WINDOW", 500)),
+                min_labels=int(env.get("OPSLAB_FEEDBACK_MIN_LABELS", 50)),
+            ),
         )
 
 
@@ -81,7 +93,8 @@ PREDICT_BODY = _openapi_body(
 def create_app(settings: ServeSettings) -> FastAPI:
     """A lab server for ``settings``; the model loads when the app starts (its lifespan)."""
     store = ModelStore()
-    metrics = ServerMetrics()
+    drift = DriftMonitor(Path(settings.data_dir) / "predictions.db", settings.drift)
+    metrics = ServerMetrics(settings.metrics_dir, [drift] if settings.drift_metrics else [])
     reload_lock = asyncio.Lock()
 
     @asynccontextmanager
@@ -93,6 +106,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
             print(f"opslab serve: no model in service: {err}", flush=True)
         yield
         app.state.log.close()
+        drift.close()
+        metrics.close()
 
     app = FastAPI(
         title="opslab lab server",
@@ -129,7 +144,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.post("/predict", openapi_extra=PREDICT_BODY, summary="Predict churn for one record or a batch")
     async def predict(request: Request):
         model = model_in_service()  # one model for the whole request, even if a reload happens now
-        records = parse_records(await read_json(request, settings.max_body_bytes), settings.max_batch)
+        payload = await read_json(request, settings.max_body_bytes)
+        try:
+            records = parse_records(payload, settings.max_batch)
+        except HTTPException as refused:  # count the refused values by field and problem
+            metrics.observe_problems(input_problems(getattr(refused, "problems", refused.detail)))
+            raise
         probabilities = model.predictor.predict_proba(records)
         churned = (probabilities >= settings.threshold).astype(int)
         timestamp, ids = utc_now(), new_ids(len(records))
@@ -154,7 +174,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         body = validate(FeedbackRequest, await read_json(request, settings.max_body_bytes))
         if not app.state.log.add_feedback(body.prediction_id, body.churned):
             raise HTTPException(404, f"prediction_id {body.prediction_id} is not in the prediction log")
-        metrics.feedback.labels(str(body.churned)).inc()
+        metrics.observe_feedback(body.churned)
         return {"prediction_id": body.prediction_id, "status": "recorded"}
 
     @app.get("/health", summary="Liveness: the process answers")
@@ -174,7 +194,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def prometheus():
-        body, content_type = metrics.render()
+        body, content_type = await run_in_threadpool(metrics.render)  # reads the log: off the event loop
         return Response(body, media_type=content_type)
 
     @app.get("/predictions", summary="The newest logged predictions, newest first")

@@ -15,7 +15,12 @@ def configure(parser) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default 1); /metrics covers all of them, /admin/reload only the one that answers",
+    )
     parser.add_argument(
         "--data-dir",
         default=os.environ.get("OPSLAB_DATA_DIR"),
@@ -67,6 +72,14 @@ def command(args) -> int:
         if value is not None:
             os.environ[key] = str(value)
     import uvicorn
+
+    from opslab.serve.app import default_data_dir
+    from opslab.serve.metrics import reset_metrics_dir
+
+    # one metrics folder per server, emptied before any worker starts: every worker writes its
+    # counters there and every scrape merges them (see opslab.serve.metrics)
+    data_dir = Path(os.environ.get("OPSLAB_DATA_DIR") or default_data_dir())
+    os.environ["OPSLAB_METRICS_DIR"] = str(reset_metrics_dir(data_dir / "metrics"))
 
     if not os.environ.get("OPSLAB_ADMIN_TOKEN"):
         print("opslab serve: OPSLAB_ADMIN_TOKEN is not set, so /admin/reload is disabled")

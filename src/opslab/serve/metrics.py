@@ -1,128 +1,228 @@
-"""Prometheus metrics of one app (its own registry): traffic, latency, answers and input values."""
+"""Prometheus metrics of one app that stay right with ``opslab serve --workers N``.
+
+Two kinds of state, two homes:
+
+- **Counters and histograms** (requests, latency, predictions, probability, feedback, refused input
+  values, reloads) are written by each process to its own memory-mapped files in the app's metrics
+  folder, in the file format of prometheus_client's multiprocess mode, and every scrape merges the
+  files of all processes with its ``MultiProcessCollector``. So whichever worker answers ``/metrics``
+  reports every worker's counts. There are no live gauges, so no worker ever has to be marked dead.
+- **Windowed statistics** (feature drift, rolling feedback AUC) are computed at scrape time from the
+  prediction log that all workers share (:mod:`opslab.serve.drift`), so they are the same whichever
+  worker answers.
+
+The app writes through its own :class:`MetricFiles` (a folder per app) rather than setting
+``PROMETHEUS_MULTIPROC_DIR``: that variable switches every metric of the whole process, including a
+notebook's own, and cannot give two apps in one process (tests, notebooks) separate counts.
+With one worker the code path is the same.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
-
-from opslab.data import CATEGORICAL_FEATURES, CATEGORIES, NUMERIC_FEATURES
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.utils import floatToGoString
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+PROBABILITY_BUCKETS = tuple(i / 10 for i in range(1, 11))
+PROBLEMS = ("missing", "null", "wrong_type", "out_of_range", "unknown_category", "unknown_field")
 
 
-class FeatureStats:
-    """Running count, sum and sum of squares of each numeric feature and counts of each category,
-    updated once per request with numpy and exported at scrape time (cheaper than one
-    ``observe`` per value: a batch of 100 records would be 1,200 calls)."""
+def reset_metrics_dir(path: str | Path) -> Path:
+    """Empty (or create) a server's metrics folder. ``opslab serve`` calls it once, before uvicorn
+    starts any worker: files left by an earlier run would otherwise be counted again."""
+    path = Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.count = 0
-        self.sums = np.zeros(len(NUMERIC_FEATURES))
-        self.squares = np.zeros(len(NUMERIC_FEATURES))
-        self.categories = {(f, v): 0 for f in CATEGORICAL_FEATURES for v in CATEGORIES[f]}
 
-    def add(self, records: list[dict]) -> None:
-        values = np.array([[r[f] for f in NUMERIC_FEATURES] for r in records], dtype=float)
-        seen = [(f, r[f]) for r in records for f in CATEGORICAL_FEATURES]
+class MetricFiles:
+    """This process's value files in one metrics folder (``counter_PID.db``, ``histogram_PID.db``),
+    opened on first use and reopened under the new pid after a fork."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()  # MmapedDict is not thread-safe (sync endpoints run in threads)
+        self._files: dict[str, MmapedDict] = {}
+        self._pid = os.getpid()
+
+    def _file(self, kind: str) -> MmapedDict:
+        if os.getpid() != self._pid:  # forked: never write into the parent's file
+            self._files, self._pid = {}, os.getpid()
+        file = self._files.get(kind)
+        if file is None:
+            file = self._files[kind] = MmapedDict(str(self.path / f"{kind}_{self._pid}.db"))
+        return file
+
+    def add(self, kind: str, items: list[tuple[str, float]]) -> None:
+        """Add each amount to its key's value, under one lock."""
         with self._lock:
-            self.count += len(records)
-            self.sums += values.sum(axis=0)
-            self.squares += (values**2).sum(axis=0)
-            for key in seen:
-                self.categories[key] = self.categories.get(key, 0) + 1
+            file = self._file(kind)
+            for key, amount in items:
+                value, _ = file.read_value(key)
+                file.write_value(key, value + amount, 0.0)
 
-    def collect(self):
+    def close(self) -> None:
         with self._lock:
-            count, sums, squares = self.count, self.sums.copy(), self.squares.copy()
-            categories = dict(self.categories)
-        summary = SummaryMetricFamily(
-            "opslab_feature_value",
-            "values of numeric input features (mean = sum / count)",
-            labels=["feature"],
-        )
-        for feature, total in zip(NUMERIC_FEATURES, sums):
-            summary.add_metric([feature], count_value=count, sum_value=float(total))
-        yield summary
-        squared = GaugeMetricFamily(
-            "opslab_feature_value_squares",
-            "sum of squared values of numeric input features (for the variance)",
-            labels=["feature"],
-        )
-        for feature, total in zip(NUMERIC_FEATURES, squares):
-            squared.add_metric([feature], float(total))
-        yield squared
-        counts = CounterMetricFamily(
-            "opslab_feature_category", "values of categorical input features", labels=["feature", "value"]
-        )
-        for (feature, value), n in categories.items():
-            counts.add_metric([feature, value], n)
-        yield counts
+            for file in self._files.values():
+                file.close()
+            self._files = {}
+
+
+class SharedCounter:
+    """A counter with labels whose value is the sum over every process writing to ``files``."""
+
+    def __init__(self, files: MetricFiles, name: str, documentation: str, labelnames: tuple[str, ...] = ()):
+        self.files, self.name, self.documentation, self.labelnames = files, name, documentation, labelnames
+        self._keys: dict[tuple, str] = {}
+
+    def key(self, labelvalues: tuple) -> str:
+        key = self._keys.get(labelvalues)
+        if key is None:
+            if len(labelvalues) != len(self.labelnames):
+                raise ValueError(f"{self.name}: expected labels {self.labelnames}, got {labelvalues}")
+            key = mmap_key(self.name, self.name + "_total", self.labelnames, labelvalues, self.documentation)
+            self._keys[labelvalues] = key
+        return key
+
+    def inc(self, *labelvalues: str, amount: float = 1.0) -> None:
+        self.files.add("counter", [(self.key(labelvalues), amount)])
+
+    def inc_many(self, amounts: dict[tuple, float]) -> None:
+        """Several label sets at once (one lock, one call)."""
+        self.files.add("counter", [(self.key(labels), n) for labels, n in amounts.items()])
+
+
+class SharedHistogram:
+    """A histogram whose buckets and sum add up over every process; ``observe_many`` takes a whole
+    batch of values with one ``searchsorted`` instead of one call per value."""
+
+    def __init__(
+        self,
+        files: MetricFiles,
+        name: str,
+        documentation: str,
+        buckets: tuple[float, ...],
+        labelnames: tuple[str, ...] = (),
+    ):
+        self.files, self.name, self.documentation, self.labelnames = files, name, documentation, labelnames
+        self.bounds = np.array([*buckets, float("inf")])
+        self._keys: dict[tuple, tuple[list[str], str]] = {}
+
+    def _keys_for(self, labelvalues: tuple) -> tuple[list[str], str]:
+        keys = self._keys.get(labelvalues)
+        if keys is None:
+            names = [*self.labelnames, "le"]
+            buckets = [
+                mmap_key(
+                    self.name, self.name + "_bucket", names, [*labelvalues, floatToGoString(b)], self.documentation
+                )
+                for b in self.bounds
+            ]
+            total = mmap_key(self.name, self.name + "_sum", self.labelnames, labelvalues, self.documentation)
+            keys = self._keys[labelvalues] = (buckets, total)
+            self.files.add("histogram", [(key, 0.0) for key in [*buckets, total]])  # every bucket, +Inf too
+        return keys
+
+    def observe(self, value: float, *labelvalues: str) -> None:
+        buckets, total = self._keys_for(labelvalues)
+        index = int(np.searchsorted(self.bounds, value, side="left"))  # first bound >= value
+        self.files.add("histogram", [(buckets[index], 1.0), (total, float(value))])
+
+    def observe_many(self, values, *labelvalues: str) -> None:
+        values = np.asarray(values, dtype=float)
+        if not len(values):
+            return
+        buckets, total = self._keys_for(labelvalues)
+        counts = np.bincount(np.searchsorted(self.bounds, values, side="left"), minlength=len(self.bounds))
+        items = [(buckets[i], float(n)) for i, n in enumerate(counts) if n]
+        self.files.add("histogram", [*items, (total, float(values.sum()))])
 
 
 class ServerMetrics:
-    def __init__(self):
-        self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "opslab_requests",
-            "HTTP requests by endpoint, method and status",
-            ["endpoint", "method", "status"],
-            registry=self.registry,
+    """The app's metrics. ``path``: the server's metrics folder, shared by its workers (``opslab
+    serve`` empties it before they start); ``None`` gives this app a private temporary folder.
+    ``collectors``: more collectors to add at every scrape (the drift monitor)."""
+
+    def __init__(self, path: str | Path | None = None, collectors: list | None = None):
+        self._tmp = None
+        if path is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="opslab-metrics-")
+            path = self._tmp.name
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.collectors = list(collectors or [])
+        files = self.files = MetricFiles(self.path)
+        self.requests = SharedCounter(
+            files, "opslab_requests", "HTTP requests by endpoint, method and status", ("endpoint", "method", "status")
         )
-        self.latency = Histogram(
+        self.latency = SharedHistogram(
+            files,
             "opslab_request_latency_seconds",
             "time to answer a request, by endpoint",
-            ["endpoint"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            LATENCY_BUCKETS,
+            ("endpoint",),
         )
-        self.predictions = Counter(
+        self.predictions = SharedCounter(
+            files,
             "opslab_predictions",
             "predictions by predicted class and model version",
-            ["churned", "model_version"],
-            registry=self.registry,
+            ("churned", "model_version"),
         )
-        self.probability = Histogram(
-            "opslab_prediction_probability",
-            "predicted P(churn)",
-            buckets=[i / 10 for i in range(1, 11)],
-            registry=self.registry,
+        self.probability = SharedHistogram(
+            files, "opslab_prediction_probability", "predicted P(churn)", PROBABILITY_BUCKETS
         )
-        self.features = FeatureStats()
-        self.registry.register(self.features)
-        self.feedback = Counter(
-            "opslab_feedback", "true labels received through /feedback", ["churned"], registry=self.registry
+        self.feedback = SharedCounter(files, "opslab_feedback", "true labels received through /feedback", ("churned",))
+        self.input_problems = SharedCounter(
+            files,
+            "opslab_input_problems",
+            "input values /predict refused, by field and problem "
+            "(missing, null, wrong_type, out_of_range, unknown_category, unknown_field)",
+            ("feature", "problem"),
         )
-        self.model_reloads = Counter(
-            "opslab_model_reloads", "successful model reloads", registry=self.registry
-        )
+        self.model_reloads = SharedCounter(files, "opslab_model_reloads", "successful model reloads")
+        self.model_reloads.inc(amount=0.0)  # present (at 0) from the start
 
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(endpoint, method, str(status)).inc()
-        self.latency.labels(endpoint).observe(seconds)
+        self.requests.inc(endpoint, method, str(status))
+        self.latency.observe(seconds, endpoint)
 
     def observe_predictions(self, records: list[dict], churned, probabilities, model_version: str) -> None:
-        positives = int(sum(churned))
-        if positives:
-            self.predictions.labels("1", model_version).inc(positives)
-        if len(records) - positives:
-            self.predictions.labels("0", model_version).inc(len(records) - positives)
-        for p in probabilities:
-            self.probability.observe(float(p))
-        self.features.add(records)
+        positives = int(np.sum(churned))
+        counts = {("1", model_version): positives, ("0", model_version): len(records) - positives}
+        self.predictions.inc_many({labels: n for labels, n in counts.items() if n})
+        self.probability.observe_many(probabilities)
+
+    def observe_feedback(self, churned: int) -> None:
+        self.feedback.inc(str(churned))
+
+    def observe_problems(self, problems: dict[tuple[str, str], int]) -> None:
+        """Count refused values: ``{(feature, problem): n}`` (see :func:`opslab.serve.drift.input_problems`)."""
+        if problems:
+            self.input_problems.inc_many(problems)
 
     def render(self) -> tuple[bytes, str]:
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """The scrape: every process's counters merged, plus the extra collectors, in text format."""
+        registry = CollectorRegistry(auto_describe=False)
+        MultiProcessCollector(registry, path=str(self.path))
+        for collector in self.collectors:
+            registry.register(collector)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+    def close(self) -> None:
+        self.files.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
 
 
 class MetricsMiddleware:

@@ -180,7 +180,9 @@ def parse_records(payload: Any, max_batch: int) -> list[dict]:
         if errors:
             for e in errors:  # describe_errors saw the record alone; say which record it was
                 e["msg"] = f"record {e['loc'][1]}, {e['msg']}"
-            raise HTTPException(422, errors[:50])
+            refused = HTTPException(422, errors[:50])
+            refused.problems = errors  # every problem, for the metrics; the answer shows the first 50
+            raise refused
         return records
     raise HTTPException(
         422, f"body must be a JSON object (one record) or an array of objects (a batch), got {_kind(payload)}"

@@ -1,0 +1,61 @@
+"""``opslab serve --workers 2``: every scrape of /metrics covers both workers."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from prometheus_client.mmap_dict import MmapedDict
+from prometheus_client.parser import text_string_to_metric_families
+
+from opslab.serve.process import LabServer
+from serve_support import ensure_champion, sample_records
+
+
+def scrape(url: str) -> dict[tuple, float]:
+    text = httpx.get(f"{url}/metrics", timeout=30).text  # a new connection each time
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def answered_by(metrics_dir, endpoint: str) -> set[str]:
+    """The pids whose counter file counted requests to ``endpoint``."""
+    pids = set()
+    for path in metrics_dir.glob("counter_*.db"):
+        for key, value, *_ in MmapedDict.read_all_values_from_file(str(path)):
+            if f'"endpoint": "{endpoint}"' in key and value > 0:
+                pids.add(path.stem.split("_")[1])
+    return pids
+
+
+def test_every_scrape_sees_every_worker(tmp_path):
+    ensure_champion()
+    records = sample_records(150, seed=4)
+    batches = [records[i : i + 5] for i in range(0, len(records), 5)]
+    with LabServer(data_dir=tmp_path, workers=2, timeout=300) as lab:
+
+        def predict(batch):
+            with httpx.Client(base_url=lab.url, timeout=30) as http:  # own connection: any worker
+                return http.post("/predict", json=batch).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(predict, batches * 2)) == {200}
+        assert len(answered_by(tmp_path / "metrics", "/predict")) == 2  # both workers predicted
+        scrapes = []
+        for _ in range(60):  # until both workers have answered a scrape (and at least 6 scrapes)
+            scrapes.append(scrape(lab.url))
+            if len(scrapes) >= 6 and len(answered_by(tmp_path / "metrics", "/metrics")) == 2:
+                break
+        assert len(answered_by(tmp_path / "metrics", "/metrics")) == 2
+        for values in scrapes:
+            predicted = sum(v for (name, _), v in values.items() if name == "opslab_predictions_total")
+            assert predicted == 2 * len(records)
+            assert values[("opslab_prediction_probability_count", ())] == 2 * len(records)
+            posts = values[("opslab_requests_total", (("endpoint", "/predict"), ("method", "POST"), ("status", "200")))]
+            assert posts == 2 * len(batches)
+            assert values[("opslab_drift_window_records", ())] == 300
+        drift = [{labels: v for (name, labels), v in s.items() if name == "opslab_feature_psi"} for s in scrapes]
+        assert len(drift[0]) == 12 and all(d == drift[0] for d in drift)
