@@ -5,6 +5,7 @@ from opslab.monitoring.alertmanager import AlertmanagerServer, ConfigError, cour
 from opslab.monitoring.binaries import MissingBinary
 from opslab.monitoring.prometheus import PrometheusServer, QueryError, query, query_range
 from opslab.monitoring.rules import RuleError, check_rules, compress_durations, rule_file, test_rules, write_rules
+from opslab.monitoring.stack import MonitoringStack
 from opslab.monitoring.webhook import WebhookReceiver
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "ConfigError",
     "course_config",
     "MissingBinary",
+    "MonitoringStack",
     "PrometheusServer",
     "QueryError",
     "RuleError",
