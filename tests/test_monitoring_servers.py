@@ -39,7 +39,7 @@ def gone(server) -> bool:
 def test_prometheus_starts_answers_queries_and_stops_with_nothing_left(tmp_path):
     with PrometheusServer(tmp_path / "prom", scrape_interval="1s") as prom:
         pid = prom.process.pid
-        assert prom.query("1 + 1") == [{"metric": {}, "value": 2.0}]
+        assert prom.query("1 + 1", at=1000) == [{"metric": {}, "value": 2.0, "time": 1000.0}]
         assert (tmp_path / "prom" / "prometheus.yml").is_file()
         with pytest.raises(QueryError, match="parse error"):
             prom.query("sum(rate(x[5m])")

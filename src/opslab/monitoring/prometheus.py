@@ -108,6 +108,15 @@ class PrometheusServer(BackgroundServer):
         super().stop(grace)
         self.process = None
 
+    def use_rules(self, *rule_files: str | Path) -> None:
+        """Evaluate these rule files from now on (checked with promtool first), without a restart."""
+        paths = [str(Path(p).resolve()) for p in rule_files]
+        if paths:
+            check_rules(*paths)
+        self.config["rule_files"] = paths
+        self.config_path.write_text(json.dumps(self.config, indent=2))
+        self.reload()
+
     def reload(self) -> None:
         """Re-read the config file and rule files (after editing them), as ``kill -HUP`` would."""
         if self.config["rule_files"]:
@@ -164,14 +173,16 @@ def _api(url: str, path: str, params: dict | None = None) -> dict:
 
 
 def query(url: str, promql: str, at: float | None = None) -> list[dict]:
-    """An instant query: a list of ``{"metric": {labels}, "value": float}`` (vector results)."""
+    """An instant query: a list of ``{"metric": {labels}, "value": float, "time": float}`` (vector
+    results; ``time`` is the evaluation time, a Unix timestamp)."""
     params = {"query": promql}
     if at is not None:
         params["time"] = at
     data = _api(url, "query", params)
     if data["resultType"] == "scalar":
-        return [{"metric": {}, "value": float(data["result"][1])}]
-    return [{"metric": r["metric"], "value": float(r["value"][1])} for r in data["result"]]
+        return [{"metric": {}, "value": float(data["result"][1]), "time": float(data["result"][0])}]
+    return [{"metric": r["metric"], "value": float(r["value"][1]), "time": float(r["value"][0])}
+            for r in data["result"]]
 
 
 def query_range(url: str, promql: str, start: float, end: float | None = None, step: float = 1.0):
