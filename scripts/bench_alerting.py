@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     train_and_register(quiet=True)
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-alerting-") as tmp, LabServer(data_dir=Path(tmp) / "serve") as lab:
-        if args.incident == "drift" and "opslab_feature_psi" not in httpx.get(f"{lab.url}/metrics").text + "":
+        if args.incident == "drift" and "opslab_feature_psi" not in httpx.get(f"{lab.url}/metrics").text:
             # PSI appears after the drift window fills; send a first window before deciding
             httpx.post(f"{lab.url}/predict", json=records(make_traffic(days=1, n_per_day=200, seed=1)), timeout=60)
             if "opslab_feature_psi" not in httpx.get(f"{lab.url}/metrics").text:

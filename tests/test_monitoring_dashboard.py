@@ -20,7 +20,8 @@ def test_panels_have_unique_ids_and_fit_the_grid_without_overlapping():
     for panel in board["panels"]:
         grid = panel["gridPos"]
         assert grid["w"] > 0 and grid["h"] > 0 and grid["x"] + grid["w"] <= 24, panel["title"]
-        mine = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"]) for y in range(grid["y"], grid["y"] + grid["h"])}
+        xs, ys = range(grid["x"], grid["x"] + grid["w"]), range(grid["y"], grid["y"] + grid["h"])
+        mine = {(x, y) for x in xs for y in ys}
         assert not mine & cells, f"panel {panel['title']!r} overlaps another"
         cells |= mine
         assert panel["targets"] and all(t["expr"].strip() and t["refId"] for t in panel["targets"]), panel["title"]

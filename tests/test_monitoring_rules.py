@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import yaml
 import pytest
+import yaml
 
 from opslab.monitoring import RuleError, check_rules, compress_durations, rule_file, test_rules, write_rules
 from opslab.monitoring.rules import SHIPPED
