@@ -5,7 +5,8 @@ course's rules on a clock compressed ``--speedup`` times, Alertmanager, the webh
 clean traffic, starts the incident, and times when the alert is pending in Prometheus, firing in
 Prometheus, and received by the webhook; then ends the incident and times the resolved notice.
 
-    PYTHONPATH=src python scripts/bench_alerting.py --repeats 5 --figure book/m5/images/alert-latency.png
+    PYTHONPATH=src python scripts/bench_alerting.py --repeats 5 --figure book/m5/images/alert-latency.png \\
+        --panels book/m5/images/incident-panels.png
 
 Incidents: ``bad-input`` (half the /predict requests invalid: OpslabHighRejectRatio) and ``drift``
 (the customers shift suddenly: OpslabFeatureDriftMajor; needs a lab server that exports
@@ -59,17 +60,51 @@ def records(frame) -> list[dict]:
     return json.loads(frame[FEATURES].to_json(orient="records"))
 
 
-def one_run(lab: LabServer, folder: Path, incident: str, speedup: float, calm: float) -> dict:
+def draw_panels(prometheus, alert: str, start: float, onset: float, end: float, out: Path) -> None:
+    """The run as dashboard panels from ``query_range``: traffic, refusals and the alert's state."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    queries = [("requests/s to /predict", 'opslab:requests:rate5m{endpoint="/predict"}', None),
+               ("share refused (4xx)", 'opslab:request_rejections:ratio_rate5m{endpoint="/predict"}', 0.2),
+               (f"{alert}", f'ALERTS{{alertname="{alert}"}}', None)]
+    fig, axes = plt.subplots(len(queries), 1, figsize=(7, 5.5), sharex=True, layout="constrained")
+    for ax, (title, promql, threshold) in zip(axes, queries):
+        frame = prometheus.query_range(promql, start, time.time(), step=0.5)
+        groups = frame.groupby("alertstate") if "alertstate" in frame.columns else [("", frame)]
+        for label, series in groups:
+            ax.plot(series["time"], series["value"], label=label or None, drawstyle="steps-post")
+        if threshold is not None:
+            ax.axhline(threshold, color="red", linestyle="--", linewidth=1)
+        for moment, text in [(onset, "onset"), (end, "end")]:
+            ax.axvline(pd.to_datetime(moment, unit="s", utc=True), color="grey", linestyle=":")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        if promql.startswith("ALERTS"):
+            ax.set(ylim=(-0.1, 1.3), yticks=[0, 1], yticklabels=["", "active"])
+            if len(frame):
+                ax.legend(fontsize="small", loc="upper left")
+    axes[-1].set_xlabel("time (UTC); dotted lines: incident onset and end")
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def one_run(lab: LabServer, folder: Path, incident: str, speedup: float, calm: float,
+            panels: Path | None = None) -> dict:
     alert = ALERTS[incident]
     traffic_frame = make_traffic(days=12, scenario="sudden", n_per_day=500, seed=0, onset=10)
     traffic = Traffic(lab.url, records(traffic_frame[traffic_frame.day == 0]))
     with MonitoringStack(folder, [lab.url], speedup=speedup) as stack:
         stack.prometheus.wait_for('up{job="opslab"} == 1', timeout=60)
         traffic.start()
+        started = time.time()
         time.sleep(calm)
         if stack.webhook.received():
             raise SystemExit(f"an alert before the incident: {stack.webhook.alerts()}")
-        onset = time.monotonic()
+        onset, onset_wall = time.monotonic(), time.time()
         if incident == "bad-input":
             traffic.bad_share = 0.5
         else:
@@ -85,11 +120,14 @@ def one_run(lab: LabServer, folder: Path, incident: str, speedup: float, calm: f
             if any(a["alertname"] == alert for a in stack.webhook.alerts()):
                 times["webhook"] = now
             time.sleep(0.1)
-        traffic.bad_share, end = 0.0, time.monotonic()
+        traffic.bad_share, end, end_wall = 0.0, time.monotonic(), time.time()
         traffic.records = records(traffic_frame[traffic_frame.day == 0])
         stack.webhook.wait_for(lambda rows: any(r["alertname"] == alert and r["status"] == "resolved" for r in rows),
                                timeout=300)
         times["resolved"] = time.monotonic() - end
+        if panels:
+            time.sleep(3)
+            draw_panels(stack.prometheus, alert, started, onset_wall, end_wall, panels)
         traffic.stopping.set()
         traffic.join(timeout=30)
     return times
@@ -102,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--speedup", type=float, default=60, help="divide every rule window and for: by this")
     parser.add_argument("--calm", type=float, default=10, help="seconds of clean traffic before the incident")
     parser.add_argument("--figure", type=Path, help="save a figure of the stages per run (PNG)")
+    parser.add_argument("--panels", type=Path, help="save the last run as dashboard panels (PNG)")
     args = parser.parse_args(argv)
     go_offline()
     train_and_register(quiet=True)
@@ -113,7 +152,9 @@ def main(argv: list[str] | None = None) -> None:
             if "opslab_feature_psi" not in httpx.get(f"{lab.url}/metrics").text:
                 raise SystemExit("this lab server exports no opslab_feature_psi: use --incident bad-input")
         for i in range(args.repeats):
-            times = one_run(lab, Path(tmp) / f"run-{i}", args.incident, args.speedup, args.calm)
+            last = i == args.repeats - 1
+            times = one_run(lab, Path(tmp) / f"run-{i}", args.incident, args.speedup, args.calm,
+                            args.panels if last else None)
             runs.append(times)
             print(f"run {i + 1}: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()), flush=True)
     alert = ALERTS[args.incident]
