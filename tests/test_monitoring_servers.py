@@ -7,6 +7,7 @@ import json
 import socket
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from opslab.monitoring import (
     AlertmanagerServer,
     ConfigError,
     MissingBinary,
+    MonitoringStack,
     PrometheusServer,
     QueryError,
     RuleError,
@@ -124,3 +126,27 @@ def test_the_webhook_records_what_it_receives_and_refuses_what_is_not_json(tmp_p
     assert group_members(pid) == [] and gone(receiver)
     with WebhookReceiver(tmp_path / "hook") as again:  # a new receiver starts empty
         assert again.received() == []
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in args:
+            found.append(args)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_stack_that_cannot_start_stops_what_it_started(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        stack = MonitoringStack(tmp_path / "stack", ["127.0.0.1:9"], speedup=60, prometheus_port=taken.getsockname()[1])
+        with pytest.raises(ServerError, match="cannot start Prometheus"):
+            stack.start()
+    assert stack.webhook.process is None and stack.alertmanager.process is None
+    assert _processes_mentioning(str(tmp_path / "stack")) == []
