@@ -75,9 +75,11 @@ def test_compressing_durations_divides_ranges_and_for_windows_only():
         "expr: rate(x[5s]) > 0.1 and max_over_time(y[30s:1s]) > 2\nfor: 15s\nlabels: {le: 5m}\n")
     assert compress_durations("for: 1m", 120) == "for: 500ms"
     assert compress_durations("rate(x[1h30m])", 60) == "rate(x[90s])"
+    assert compress_durations("for: 1m\nfor: 10m\nrate(x[1m])", 60, min_for="3s") == "for: 3s\nfor: 10s\nrate(x[1s])"
 
 
 def test_the_compressed_rules_are_still_valid(tmp_path):
     written = write_rules(tmp_path, names=("recording.yml", "alerts.yml"), compress=60)
     assert "[5s]" in written[0].read_text() and "for: 5s" in written[1].read_text()
+    assert "for: 3s" in written[1].read_text() and "for: 1s" not in written[1].read_text()  # TargetDown: 1m
     check_rules(*written)

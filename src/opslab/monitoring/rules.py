@@ -35,15 +35,17 @@ def rule_file(name: str) -> str:
     return (resources.files("opslab.monitoring") / "files" / name).read_text()
 
 
-def write_rules(folder: str | Path, names: tuple[str, ...] = SHIPPED, compress: float | None = None) -> list[Path]:
-    """Copy shipped rule files into ``folder`` (optionally time-compressed, see :func:`compress_durations`)."""
+def write_rules(folder: str | Path, names: tuple[str, ...] = SHIPPED, compress: float | None = None,
+                min_for: str = "3s") -> list[Path]:
+    """Copy shipped rule files into ``folder``, optionally time-compressed (see :func:`compress_durations`;
+    no compressed ``for:`` is shorter than ``min_for``, so one slow scrape on a busy machine is no outage)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names:
         text = rule_file(name)
         if compress and not name.endswith("_test.yml"):
-            text = compress_durations(text, compress)
+            text = compress_durations(text, compress, min_for)
         (folder / name).write_text(text)
         written.append(folder / name)
     return written
@@ -84,14 +86,16 @@ def _format_ms(ms: int) -> str:
     return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
-def compress_durations(text: str, factor: float) -> str:
+def compress_durations(text: str, factor: float, min_for: str = "0s") -> str:
     """The same rules on a faster clock: every range (``[5m]``, ``[30m:1m]``) and ``for:`` duration
-    divided by ``factor`` (60 turns minutes into seconds), for end-to-end runs with 1 s scrapes."""
-    def scale(duration: str) -> str:
-        return _format_ms(max(1, round(_to_ms(duration) / factor)))
+    divided by ``factor`` (60 turns minutes into seconds), for end-to-end runs with 1 s scrapes;
+    ``for:`` windows no shorter than ``min_for``."""
+    def scale(duration: str, floor_ms: int = 1) -> str:
+        return _format_ms(max(floor_ms, round(_to_ms(duration) / factor)))
 
     def ranges(match: re.Match) -> str:
         return "[" + ":".join(scale(part) if part else part for part in match.group(1).split(":")) + "]"
 
     text = re.sub(rf"\[({_DURATION}(?::(?:{_DURATION})?)?)\]", ranges, text)
-    return re.sub(rf"(\bfor:\s*)({_DURATION})", lambda m: m.group(1) + scale(m.group(2)), text)
+    floor = max(1, _to_ms(min_for))
+    return re.sub(rf"(\bfor:\s*)({_DURATION})", lambda m: m.group(1) + scale(m.group(2), floor), text)
