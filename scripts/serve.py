@@ -1,7 +1,8 @@
-"""`make serve`: the book site, the lab server and the Gradio demo together, until Ctrl-C.
+"""`make serve`: the book site, the lab server, the Gradio demo and the monitoring stack, until Ctrl-C.
 
-Trains the course's default model first when the registry has none (a fresh clone), prints the
-three URLs, and stops all three on Ctrl-C or SIGTERM.
+Trains the course's default model first when the registry has none (a fresh clone), starts
+Prometheus (scraping the lab server, with the course's rules) and Alertmanager (notifying a local
+webhook receiver), prints every URL, and stops everything on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import threading
 import time
 from pathlib import Path
 
-from opslab.background import BackgroundServer, ServerError, opslab_command
+from opslab.background import BackgroundServer, ServerError, free_port, opslab_command, port_is_free
+from opslab.env import labs_home
+from opslab.monitoring import MonitoringStack
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,12 +36,24 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def pick_port(host: str, port: int, what: str) -> int:
+    """``port`` if it is free, else a free one, said out loud (another Prometheus may run here)."""
+    if port_is_free(host, port):
+        return port
+    other = free_port(host)
+    print(f"serve: port {port} is taken, so {what} uses port {other}", flush=True)
+    return other
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="the book site")
     parser.add_argument("--server-port", type=int, default=8000, help="the lab server")
     parser.add_argument("--demo-port", type=int, default=7860, help="the Gradio demo")
+    parser.add_argument("--prometheus-port", type=int, default=9090, help="Prometheus (another if taken)")
+    parser.add_argument("--alertmanager-port", type=int, default=9093, help="Alertmanager (another if taken)")
+    parser.add_argument("--webhook-port", type=int, default=9095, help="the alert webhook receiver")
     parser.add_argument("--site", type=Path, default=REPO / "_build" / "html", help="the built book")
     args = parser.parse_args(argv)
     if not (args.site / "index.html").exists():
@@ -62,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         timeout=180,
         name="demo",
     )
+    monitoring = MonitoringStack(
+        labs_home() / "serve-monitoring",
+        [server_url],
+        prometheus_port=pick_port(args.host, args.prometheus_port, "Prometheus"),
+        alertmanager_port=pick_port(args.host, args.alertmanager_port, "Alertmanager"),
+        webhook_port=pick_port(args.host, args.webhook_port, "the webhook receiver"),
+    )
     httpd = None
     try:
         subprocess.run(opslab_command("train"), check=True)  # says "nothing to do" when the champion exists
@@ -69,20 +91,24 @@ def main(argv: list[str] | None = None) -> int:
         server.launch()
         demo.launch()  # gradio takes a while to import: start both, then wait for each
         server.wait_until_ready()
+        monitoring.start()
         demo.wait_until_ready()
         httpd = serve_site(args.site, args.host, args.port)
-        print(f"\nbook:        http://{args.host}:{args.port}/", flush=True)
-        print(f"lab server:  {server_url}/docs", flush=True)
-        print(f"demo:        {demo_url}/", flush=True)
-        print("Ctrl-C stops all three.", flush=True)
+        print(f"\nbook:          http://{args.host}:{args.port}/", flush=True)
+        print(f"lab server:    {server_url}/docs", flush=True)
+        print(f"demo:          {demo_url}/", flush=True)
+        print(f"prometheus:    {monitoring.prometheus.url}/", flush=True)
+        print(f"alertmanager:  {monitoring.alertmanager.url}/", flush=True)
+        print(f"alert webhook: {monitoring.webhook.base_url}/received", flush=True)
+        print("Ctrl-C stops them all.", flush=True)
         while True:
-            for piece in (server, demo):
+            for piece in (server, demo, monitoring.prometheus, monitoring.alertmanager, monitoring.webhook):
                 if piece.process.poll() is not None:
                     print(f"serve: the {piece.name} stopped:\n{piece.output()}", file=sys.stderr)
                     return 1
             time.sleep(1)
     except KeyboardInterrupt:
-        print("\nstopping the book, the lab server and the demo", flush=True)
+        print("\nstopping the book, the lab server, the demo and the monitoring stack", flush=True)
         return 0
     except (ServerError, TimeoutError, subprocess.CalledProcessError) as err:
         print(f"serve: {err}", file=sys.stderr)
@@ -91,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         if httpd is not None:
             httpd.shutdown()
             httpd.server_close()
+        monitoring.stop()
         server.stop()
         demo.stop()
 

@@ -53,3 +53,18 @@ def test_figures_are_not_kept_by_pyplot():
         confusion_figure(Y, Y)
         loss_figure([1.0, 0.5])
     assert plt.get_fignums() == before
+
+
+def test_timeseries_figure_draws_one_line_per_series_and_the_thresholds():
+    import pandas as pd
+
+    from opslab.plots import timeseries_figure
+
+    times = pd.to_datetime([0, 1, 2, 0, 1, 2], unit="s", utc=True)
+    frame = pd.DataFrame({"time": times, "value": [0.1, 0.2, 0.3, 0.0, 0.05, 0.4],
+                          "feature": ["age", "age", "age", "plan", "plan", "plan"]})
+    ax = timeseries_figure(frame, by="feature", title="PSI", thresholds=[0.1, 0.25]).axes[0]
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["age", "plan"]
+    assert len(ax.lines) == 4 and ax.get_title() == "PSI"
+    empty = timeseries_figure(frame.iloc[0:0], by="feature").axes[0]
+    assert len(empty.lines) == 0

@@ -1,6 +1,9 @@
-"""`make serve`'s last step: the book, the lab server and the demo come up together and go together."""
+"""`make serve`'s last step: the book, the lab server, the demo and the monitoring stack come up together
+and go together."""
 
+import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,8 +26,12 @@ def site(tmp_path):
     return tmp_path
 
 
-def test_serve_starts_all_three_prints_their_urls_and_stops_them_on_ctrl_c(site):
-    ports = {"--port": free_port(), "--server-port": free_port(), "--demo-port": free_port()}
+def test_serve_starts_everything_prints_the_urls_and_stops_it_all_on_ctrl_c(site):
+    ports = {"--port": free_port(), "--server-port": free_port(), "--demo-port": free_port(),
+             "--prometheus-port": free_port(), "--alertmanager-port": free_port(), "--webhook-port": free_port()}
+    taken = socket.socket()  # someone else's Prometheus on the requested port: serve picks another, says so
+    taken.bind(("127.0.0.1", ports["--prometheus-port"]))
+    taken.listen()
     command = [sys.executable, str(REPO / "scripts" / "serve.py"), "--site", str(site)]
     command += [str(x) for pair in ports.items() for x in pair]
     # SIGINT ignored in the child, as for a job a shell starts in the background: Ctrl-C must still work
@@ -43,17 +50,31 @@ def test_serve_starts_all_three_prints_their_urls_and_stops_them_on_ctrl_c(site)
             if not line:
                 break
             printed.append(line)
-            if "Ctrl-C stops all three" in line:
+            if "Ctrl-C stops them all" in line:
                 break
         text = "".join(printed)
-        assert "Ctrl-C stops all three" in text, text[-3000:]
-        book, server, demo = (f"http://127.0.0.1:{ports[k]}" for k in ports)
+        assert "Ctrl-C stops them all" in text, text[-3000:]
+        book, server, demo, _, alertmanager, webhook = (f"http://127.0.0.1:{ports[k]}" for k in ports)
         assert f"{book}/" in text and f"{server}/docs" in text and f"{demo}/" in text
+        assert f"port {ports['--prometheus-port']} is taken, so Prometheus uses port" in text
+        prometheus = text.split("prometheus:")[1].split()[0].rstrip("/")
+        assert f"{alertmanager}/" in text and f"{webhook}/received" in text
         assert "MLOps &amp; Deployment" in get(f"{book}/")[1]
         assert get(f"{server}/health") == (200, '{"status":"ok"}')
         assert get(f"{server}/docs")[0] == 200
         assert get(f"{demo}/")[0] == 200
+        assert get(f"{alertmanager}/-/ready")[0] == 200 and get(f"{webhook}/received") == (200, "[]")
+        deadline = time.monotonic() + 60  # Prometheus scrapes the lab server it started (every 15 s)
+        while time.monotonic() < deadline:
+            targets = json.loads(get(f"{prometheus}/api/v1/targets")[1])["data"]["activeTargets"]
+            if [t["health"] for t in targets] == ["up"]:
+                break
+            time.sleep(1)
+        assert [(t["scrapeUrl"], t["health"]) for t in targets] == [(f"{server}/metrics", "up")]
+        rules = json.loads(get(f"{prometheus}/api/v1/rules")[1])["data"]["groups"]
+        assert {g["name"] for g in rules} == {"opslab-sli", "opslab-alerts"}
     finally:
+        taken.close()
         process.send_signal(signal.SIGINT)
         try:
             code = process.wait(timeout=60)
@@ -62,7 +83,8 @@ def test_serve_starts_all_three_prints_their_urls_and_stops_them_on_ctrl_c(site)
             process.wait(timeout=60)
             raise
     assert code == 0
-    assert "stopping the book, the lab server and the demo" in process.stdout.read()
+    assert "stopping the book, the lab server, the demo and the monitoring stack" in process.stdout.read()
+    ports["--prometheus-port"] = int(prometheus.rsplit(":", 1)[1])
     deadline = time.monotonic() + 10
     while not all(port_is_free("127.0.0.1", p) for p in ports.values()) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -1,4 +1,4 @@
-"""Figures the labs look at: ROC curves, confusion matrices and learning curves (matplotlib)."""
+"""Figures the labs look at: ROC curves, confusion matrices, learning curves and time series (matplotlib)."""
 
 from __future__ import annotations
 
@@ -85,3 +85,25 @@ def loss_figure(train: Sequence[float], validation: Sequence[float] | None = Non
     if validation is not None:
         curves["validation"] = validation
     return curves_figure(curves, xlabel=xlabel, ylabel=ylabel, title="Loss curve")
+
+
+def timeseries_figure(frame, by: str | Sequence[str] | None = None, title: str = "", ylabel: str = "",
+                      thresholds: Sequence[float] = (), size: tuple[float, float] = (6.0, 3.2)) -> Figure:
+    """A time-series panel: ``frame`` has ``time`` and ``value`` columns (as from Prometheus'
+    ``query_range``), one line per value of the label(s) ``by``, dashed lines at ``thresholds``."""
+    fig, ax = _new_figure(size)
+    labels = [by] if isinstance(by, str) else list(by or [])
+    labels = [label for label in labels if label in frame.columns]
+    groups = frame.groupby(labels, dropna=False) if labels else [((), frame)]
+    for key, series in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        name = ", ".join(str(k) for k in key) if labels else None
+        ax.plot(series["time"], series["value"], label=name)
+    for value in thresholds:
+        ax.axhline(value, color="red", linestyle="--", linewidth=1, alpha=0.7)
+    ax.set(title=title, ylabel=ylabel, xlabel="time (UTC)")
+    ax.grid(alpha=0.3)
+    if labels and len(frame):
+        ax.legend(fontsize="small", loc="best")
+    fig.autofmt_xdate()
+    return fig

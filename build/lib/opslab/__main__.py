@@ -1,0 +1,5 @@
+import sys
+
+from opslab.cli import main
+
+sys.exit(main())

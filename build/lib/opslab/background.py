@@ -1,0 +1,203 @@
+"""Run a server as a child process in its own process group: wait until it answers, always stop it.
+
+The one home for starting and stopping the course's servers (the lab server, MLflow, the demo,
+Streamlit, `make serve`): :class:`BackgroundServer`, plus the port and process-group helpers.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+__all__ = [
+    "BackgroundServer",
+    "ServerError",
+    "free_port",
+    "group_members",
+    "opslab_command",
+    "port_is_free",
+    "venv_bin",
+]
+
+
+class ServerError(RuntimeError):
+    """A server did not come up; the message carries the end of its log."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be bound right now (nothing listens there)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no obstacle
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def venv_bin(name: str) -> str:
+    """The path of console script ``name`` next to this Python (the venv's bin), else ``name``."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def opslab_command(*verb_args: str) -> list[str]:
+    """``python -m opslab VERB ...`` with this interpreter, so children use the same environment."""
+    return [sys.executable, "-m", "opslab", *verb_args]
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (non-zombie) processes of process group ``pgid``, read from /proc (Linux)."""
+    if not Path("/proc").is_dir():  # macOS and friends: ask the kernel whether the group exists
+        try:
+            os.killpg(pgid, 0)
+            return [pgid]
+        except (ProcessLookupError, PermissionError):
+            return []
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, pgrp, ...
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+class BackgroundServer:
+    """A child process serving ``ready_url``; use it as a context manager so it is always stopped.
+
+    ``BackgroundServer(opslab_command("serve", "--port", "8000"), "http://127.0.0.1:8000/ready")``
+    starts the process in its own process group, waits up to ``timeout`` seconds for
+    ``ready_url`` to answer 2xx, and raises :class:`ServerError` (with the end of the process's
+    log) if it exits first, or :class:`TimeoutError` if it never answers. :meth:`stop` ends the
+    whole group, so workers the server spawned go too. ``log_path`` keeps the log in a file.
+    """
+
+    name = "server"
+
+    def __init__(
+        self,
+        args: list[str],
+        ready_url: str,
+        timeout: float = 90,
+        env: dict | None = None,
+        cwd: str | Path | None = None,
+        log_path: str | Path | None = None,
+        name: str | None = None,
+    ):
+        self.args, self.ready_url, self.timeout = list(args), ready_url, timeout
+        self.name = name or self.name
+        self.env = {**os.environ, **(env or {})}
+        self.cwd = cwd
+        self.log_path = Path(log_path) if log_path else None
+        self.process: subprocess.Popen | None = None
+        self._log = None
+
+    def start(self) -> BackgroundServer:
+        """Launch the process and wait until it is ready."""
+        return self.launch().wait_until_ready()
+
+    def launch(self) -> BackgroundServer:
+        """Launch the process without waiting (start several, then wait for each)."""
+        if self.process is not None and self.process.poll() is None:
+            return self
+        self._log = self.log_path.open("ab+") if self.log_path else tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            self.args,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=self.cwd,
+            start_new_session=True,
+        )
+        atexit.register(self.stop)  # a kernel or test run that ends early still stops its servers
+        return self
+
+    def wait_until_ready(self) -> BackgroundServer:
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                self.stop()
+                raise ServerError(f"{self.name} ({' '.join(self.args)}) exited with code {code}:\n{self.output()}")
+            if _answers(self.ready_url):
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise TimeoutError(f"{self.ready_url} did not answer within {self.timeout:g} s:\n{self.output()}")
+
+    def output(self, lines: int = 40) -> str:
+        """The last ``lines`` lines the process printed."""
+        if self._log is None:
+            return ""
+        self._log.flush()
+        self._log.seek(0)
+        text = self._log.read().decode(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL the whole group, as a crash would: no shutdown code runs."""
+        if self.process is not None and self.process.poll() is None:
+            _signal_group(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self, grace: float = 10) -> None:
+        """SIGTERM to the process group; SIGKILL to whatever is left of it after ``grace`` seconds."""
+        if self.process is None:
+            return
+        atexit.unregister(self.stop)
+        pgid = self.process.pid  # start_new_session made the process the leader of its own group
+        if self.process.poll() is None or group_members(pgid):
+            _signal_group(pgid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+            deadline = time.monotonic() + grace
+            while group_members(pgid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if group_members(pgid):
+                _signal_group(pgid, signal.SIGKILL)
+            self.process.wait(timeout=grace)
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,45 @@
+"""The ``opslab`` command: one verb per module, imported only when that verb runs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from opslab.env import go_offline
+
+# verb -> (module, one-line help). Each module defines configure(parser) and command(args) -> int.
+VERBS = {
+    "run": ("opslab.run", "execute notebooks with papermill and print a timing table"),
+    "assign": ("opslab.assign", "regenerate the learner notebooks in labs/ from solutions/"),
+    "grade": ("opslab.grade", "grade a folder of learner submissions into a gradebook and feedback"),
+    "train": ("opslab.train", "train the default churn model and register it as churn-classifier@champion"),
+    "serve": ("opslab.serve.cli", "start the lab model server (FastAPI + uvicorn)"),
+    "demo": ("opslab.demo.launch", "start the Gradio demo that scores customers through the lab server"),
+}
+
+
+def _overview() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opslab", description="Tools for the MLOps & Deployment course.")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for verb, (_, help_text) in VERBS.items():
+        sub.add_parser(verb, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in VERBS:
+        _overview().parse_args(argv or ["--help"])
+        return 2
+    go_offline()  # every verb (servers, runners, graders) runs with telemetry off
+    verb, rest = argv[0], argv[1:]
+    module_name, help_text = VERBS[verb]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"opslab {verb}", description=help_text)
+    module.configure(parser)
+    return int(module.command(parser.parse_args(rest)) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Make a notebook offline and quiet, fix its seeds, and give each lab its own working folder."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+# Every tool the course uses, told not to phone home. Values a user set already are kept.
+OFFLINE_ENV = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "WANDB_MODE": "offline",
+    "WANDB_SILENT": "true",
+    "WANDB_DISABLE_GIT": "true",
+    "DVC_NO_ANALYTICS": "1",
+    "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "OMP_NUM_THREADS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+DEFAULT_HOME = Path.home() / "opslab-work"
+
+
+def labs_home() -> Path:
+    """Where labs keep their files: ``$OPSLAB_HOME`` or ``~/opslab-work``, never the repository."""
+    return Path(os.environ.get("OPSLAB_HOME", DEFAULT_HOME)).expanduser().resolve()
+
+
+def _in_notebook_kernel() -> bool:
+    return "ipykernel" in sys.modules
+
+
+def go_offline() -> dict[str, str]:
+    """Switch telemetry, analytics and remote logging off for this process and its children."""
+    applied = {}
+    for key, value in OFFLINE_ENV.items():
+        applied[key] = os.environ.setdefault(key, value)
+    home = labs_home()
+    for key, sub in [("WANDB_DIR", "wandb"), ("WANDB_CACHE_DIR", "wandb/cache"), ("WANDB_DATA_DIR", "wandb/data")]:
+        applied[key] = os.environ.setdefault(key, str(home / ".shared" / sub))
+        Path(applied[key]).mkdir(parents=True, exist_ok=True)
+    if not _in_notebook_kernel():  # a kernel keeps its inline backend so figures show in the lab
+        applied["MPLBACKEND"] = os.environ.setdefault("MPLBACKEND", "Agg")
+    return applied
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Fix Python's and NumPy's global generators (code should still pass ``random_state``)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+def setup_lab(name: str, seed: int = 0, fresh: bool = False) -> Path:
+    """Prepare a lab: offline, seeded, and working in its own folder under :func:`labs_home`.
+
+    Changes the current directory to that folder (so relative paths such as ``mlruns`` or
+    ``model.onnx`` land there) and returns it. ``fresh=True`` empties the folder first.
+    """
+    go_offline()
+    seed_everything(seed)
+    workdir = labs_home() / name
+    if fresh and workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    os.chdir(workdir)
+    return workdir

@@ -1,0 +1,54 @@
+"""``opslab grade LAB SUBMISSIONS_DIR --out OUT_DIR``: run every submission safely, score every question."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from opslab.grade.batch import Grader, grade_all
+from opslab.grade.collect import find_solution, find_submissions
+from opslab.grade.report import summary, write_csv, write_feedback
+from opslab.grade.sandbox import Limits, probe_isolation
+
+
+def configure(parser) -> None:
+    parser.add_argument("lab", help="lab name (its solutions/<lab>.ipynb) or a solution notebook's path")
+    parser.add_argument("submissions", help="folder of submissions, one <learner>.ipynb each")
+    parser.add_argument("--out", required=True, help="folder for grades.csv and feedback/ (both replaced)")
+    parser.add_argument("--workers", type=int, default=0, help="submissions at once (default: one per core)")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds a whole notebook may run")
+    parser.add_argument("--cell-timeout", type=int, default=0, help="seconds one cell may run (default: timeout/2)")
+    parser.add_argument("--memory-mb", type=int, default=4096, help="address-space limit of a kernel")
+    parser.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
+                        help="papermill parameter for every submission (value read as YAML), repeatable")
+
+
+def command(args) -> int:
+    from opslab.run import _parse_parameter
+
+    try:
+        solution = find_solution(args.lab, Path(args.solutions))
+        submissions = find_submissions(Path(args.submissions))
+        parameters = dict(_parse_parameter(p) for p in args.parameter)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"opslab grade: {err}")
+        return 2
+    workers = args.workers or os.cpu_count() or 1
+    limits = Limits(notebook_seconds=args.timeout, cell_seconds=args.cell_timeout or max(args.timeout // 2, 1),
+                    memory_mb=args.memory_mb)
+    isolation = probe_isolation()
+    out = Path(args.out)
+    shutil.rmtree(out / "feedback", ignore_errors=True)  # only what an earlier grading wrote
+    (out / "feedback").mkdir(parents=True)
+    grader = Grader(solution, limits, isolation, parameters, workers, hidden=(Path(args.submissions),))
+    try:
+        grades = grade_all(grader, submissions, workers)
+    finally:
+        grader.close()
+    write_csv(grades, grader.questions, out / "grades.csv")
+    for grade in grades:
+        write_feedback(grade, grader.lab, out / "feedback", grader.nonce)
+    print(summary(grades, grader.questions, out, isolation.describe()))
+    return 0

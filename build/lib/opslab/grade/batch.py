@@ -1,0 +1,136 @@
+"""Grade many submissions at once: a new sandboxed kernel per submission, one executor per worker."""
+
+from __future__ import annotations
+
+import queue
+import secrets
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import nbformat
+from tqdm import tqdm
+
+from opslab.assign.questions import questions as questions_of
+from opslab.grade.collect import UnreadableSubmission, read_submission
+from opslab.grade.compose import WrongLab, graded_notebook
+from opslab.grade.executor import ExecutorProcess
+from opslab.grade.report import Grade
+from opslab.grade.sandbox import Isolation, Limits, Workspace, claim_uids, environment, kill_user, write_kernel_spec
+from opslab.grade.score import score
+
+STARTUP_SECONDS = 120  # beyond the notebook's own limit: interpreter, kernel start, writing results
+
+WHY_NOT_RUN = {
+    "ok": "this check did not run",
+    "timeout": "did not run: the notebook hit its time limit before this check",
+    "crashed": "did not run: the kernel died before this check",
+    "error": "did not run: the grader could not run the notebook",
+}
+
+
+class Grader:
+    """Grades submissions of one lab; safe to call from several threads (one slot each)."""
+
+    def __init__(self, solution_path: Path, limits: Limits, isolation: Isolation, parameters: dict | None = None,
+                 workers: int = 1, scratch: Path | None = None, hidden: tuple[Path, ...] = ()):
+        self.solution = nbformat.read(solution_path, as_version=4)
+        self.lab = solution_path.stem
+        self.questions = questions_of(self.solution)
+        self.limits, self.isolation, self.parameters = limits, isolation, parameters or {}
+        self.nonce = secrets.token_hex(16)
+        # folders the kernels must not see: the solution's, and whatever the caller adds (submissions)
+        self.hidden = tuple(p.resolve() for p in (solution_path.parent, *hidden))
+        self.scratch = Path(tempfile.mkdtemp(prefix="opslab-grade-", dir=scratch))
+        self.scratch.chmod(0o711)
+        self.uids = claim_uids(workers) if isolation.own_user else [(0, None)] * workers
+        self.slots: queue.Queue[int] = queue.Queue()
+        self.executors = {slot: ExecutorProcess(self.scratch / f"executor-{slot}.log") for slot in range(workers)}
+        for slot in range(workers):
+            self.slots.put(slot)
+
+    def failed(self, learner: str, status: str, detail: str, started: float) -> Grade:
+        """A submission that did not run: every question earns 0, with ``detail`` as the reason."""
+        results = score(nbformat.v4.new_notebook(), self.questions, self.nonce, detail)
+        return Grade(learner, status, results, time.perf_counter() - started, detail)
+
+    def grade(self, learner: str, path: Path) -> Grade:
+        """Never raises: whatever the submission is, it gets a grade and a status."""
+        started = time.perf_counter()
+        try:
+            return self._grade(learner, path, started)
+        except Exception as err:  # a bug of ours must not cost the rest of the batch
+            return self.failed(learner, "error", f"the grader failed: {type(err).__name__}: {err}", started)
+
+    def _grade(self, learner: str, path: Path, started: float) -> Grade:
+        try:
+            submission = read_submission(path)
+            graded = graded_notebook(self.solution, submission, self.lab, self.nonce)
+        except UnreadableSubmission as err:
+            return self.failed(learner, "unreadable", str(err), started)
+        except WrongLab as err:
+            return self.failed(learner, "wrong-lab", str(err), started)
+        slot = self.slots.get()
+        try:
+            return self._execute(learner, graded, slot, started)
+        finally:
+            self.slots.put(slot)
+
+    def _execute(self, learner: str, graded, slot: int, started: float) -> Grade:
+        uid = self.uids[slot][0]
+        workspace = Workspace(self.scratch / f"{slot}-{secrets.token_hex(4)}", uid)
+        workspace.create()
+        try:
+            (workspace.out / "graded.ipynb").write_text(nbformat.writes(graded))
+            env = environment(workspace, write_kernel_spec(workspace, self.isolation, self.limits, self.hidden))
+            job = {"out": str(workspace.out), "run": str(workspace.run), "work": str(workspace.work), "uid": uid,
+                   "env": env, "parameters": self.parameters, "cell_timeout": self.limits.cell_seconds,
+                   "notebook_timeout": self.limits.notebook_seconds, "output_kb": self.limits.output_kb}
+            answer = self.executors[slot].run(job, self.limits.notebook_seconds + STARTUP_SECONDS)
+            if answer is None:
+                status = "error"
+                detail = f"the grader's executor died or hung: {self.executors[slot].log_tail() or 'no log'}"
+            else:
+                status, detail = answer["status"], answer["detail"]
+            executed = self._read_executed(workspace)
+            if executed is None:
+                return self.failed(learner, status if status != "ok" else "error",
+                                   detail or "the grader produced no executed notebook", started)
+            results = score(executed, self.questions, self.nonce, WHY_NOT_RUN.get(status, detail))
+            return Grade(learner, status, results, time.perf_counter() - started, detail, executed)
+        finally:
+            kill_user(uid)
+            workspace.remove()
+
+    @staticmethod
+    def _read_executed(workspace: Workspace):
+        for name in ("executed.ipynb", "progress.ipynb"):
+            path = workspace.out / name
+            if path.exists():
+                try:
+                    return nbformat.read(path, as_version=4)
+                except Exception:
+                    continue
+        return None
+
+    def close(self) -> None:
+        import shutil
+
+        for executor in self.executors.values():
+            executor.stop()
+        for _, lock in self.uids:
+            if lock is not None:
+                lock.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def grade_all(grader: Grader, submissions: dict[str, Path], workers: int, progress: bool = True) -> list[Grade]:
+    """Grade every submission, ``workers`` at a time, with a progress bar; ordered by learner id."""
+    grades = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(grader.grade, learner, path) for learner, path in submissions.items()]
+        for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading {grader.lab}",
+                           unit="nb", disable=not progress):
+            grades.append(future.result())
+    return sorted(grades, key=lambda g: g.learner)

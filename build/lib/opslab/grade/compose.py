@@ -1,0 +1,121 @@
+"""The notebook that is graded: the learner's cells, with every check, hidden test and the
+parameters cell taken from the instructor's solution, and each graded cell made tamper-evident."""
+
+from __future__ import annotations
+
+import nbformat
+
+from opslab.assign.learner import learner_version
+from opslab.assign.questions import PARAMETERS, RAISES, is_graded, is_hidden, question_of, tags
+
+GRADER_KEY = "opslab_grader"  # cell metadata the grader adds; learners' copies of it are ignored
+
+# Runs first in every graded cell: the check machinery comes fresh from disk (a learner's patch of
+# opslab.checks is dropped), and a helper function replaced by notebook code fails the check.
+PREAMBLE = """\
+import sys as _opslab_sys
+_opslab_sys.modules.pop("opslab.checks", None)
+from opslab.checks import CheckFailed, check
+for _opslab_name, _opslab_module in list(_opslab_sys.modules.items()):
+    if _opslab_name.split(".")[0] == "opslab" and _opslab_module is not None:
+        for _opslab_attr, _opslab_value in list(vars(_opslab_module).items()):
+            if callable(_opslab_value) and getattr(_opslab_value, "__module__", None) == "__main__":
+                raise CheckFailed(f"{_opslab_name}.{_opslab_attr} was replaced by notebook code")
+"""
+
+
+class WrongLab(ValueError):
+    """The submission is a notebook of another lab (or shares no cell with this one)."""
+
+
+def pass_line(nonce: str) -> str:
+    """What a graded cell prints when it ran to its end; the nonce is fresh for every grading run."""
+    return f"opslab-grader-pass {nonce}"
+
+
+def graded_cell(cell, nonce: str, index: int):
+    meta = question_of(cell) or {}
+    out = nbformat.v4.new_code_cell(
+        f"{PREAMBLE}{cell.source}\nprint({pass_line(nonce)!r})",
+        metadata={"tags": [RAISES], GRADER_KEY: {
+            "question": meta.get("question"), "kind": "hidden" if is_hidden(cell) else "check",
+            "shown": f"# hidden test of {meta.get('question')} (not shown)" if is_hidden(cell) else cell.source,
+            "solution_cell": index}},
+    )
+    out.id = f"graded-{index}"
+    return out
+
+
+def _anchors(solution, lab_name: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Solution index of each learner-visible cell, by cell id and by its learner-version source."""
+    by_id = {c.id: i for i, c in enumerate(solution.cells) if c.get("id")}
+    lab = learner_version(solution, lab_name, "-")
+    sources: dict[str, int | None] = {}
+    for cell in lab.cells:
+        if cell.get("id") in by_id:
+            key = cell.source.strip()
+            sources[key] = None if key in sources else by_id[cell.id]  # ambiguous sources anchor nothing
+    return by_id, {k: v for k, v in sources.items() if v is not None and k}
+
+
+def _learner_cell(cell):
+    """A submission cell as it will run: no outputs (so none can be forged), may raise."""
+    if cell.get("cell_type") == "code":
+        kept = sorted(set(tags(cell)) - {PARAMETERS} | {RAISES})
+        new = nbformat.v4.new_code_cell(cell.source, metadata={"tags": kept})
+    elif cell.get("cell_type") == "markdown":
+        new = nbformat.v4.new_markdown_cell(cell.source)
+    else:
+        new = nbformat.v4.new_raw_cell(cell.source)
+    if isinstance(cell.get("id"), str):
+        new.id = cell.id
+    return new
+
+
+def graded_notebook(solution, submission, lab_name: str, nonce: str):
+    """Merge ``submission`` into the solution's grading skeleton; raises WrongLab when unrelated."""
+    claimed = (submission.metadata.get("opslab") or {}).get("lab") if isinstance(submission.metadata, dict) else None
+    if claimed and claimed != lab_name:
+        raise WrongLab(f"this is a notebook of lab {claimed!r}, not {lab_name!r}")
+    owned = [(i, c) for i, c in enumerate(solution.cells) if is_graded(c) or PARAMETERS in tags(c)]
+    owned_ids = {c.get("id") for _, c in owned}
+    by_id, by_source = _anchors(solution, lab_name)
+    cells, same_text, pending = [], 0, list(owned)
+
+    def emit_owned_before(position: float) -> None:
+        while pending and pending[0][0] < position:
+            index, cell = pending.pop(0)
+            if PARAMETERS in tags(cell):
+                parameters = nbformat.v4.new_code_cell(cell.source, metadata={"tags": [PARAMETERS, RAISES]})
+                parameters.id = f"parameters-{index}"
+                cells.append(parameters)
+            else:
+                cells.append(graded_cell(cell, nonce, index))
+
+    for cell in submission.cells:
+        if cell.get("cell_type") not in ("code", "markdown", "raw"):
+            continue
+        if cell.cell_type == "code" and (is_graded(cell) or PARAMETERS in tags(cell) or GRADER_KEY in cell.metadata
+                                         or "injected-parameters" in tags(cell) or cell.get("id") in owned_ids):
+            continue  # the solution's version of these cells is used instead
+        text_anchor = by_source.get(cell.source.strip()) if cell.source.strip() else None
+        same_text += text_anchor is not None
+        anchor = by_id.get(cell.get("id")) if cell.get("id") not in (None, "opslab-bootstrap") else None
+        anchor = text_anchor if anchor is None else anchor
+        if anchor is not None:
+            emit_owned_before(anchor)
+        cells.append(_learner_cell(cell))
+    # Recognised by text, not ids (labs may share ids such as cell-03): most cells a learner does not
+    # edit (text, set-up, checks) are unchanged; a few common lines do not make another lab this one.
+    if same_text < len(by_source) / 2 and any(c.source.strip() for c in submission.cells):
+        raise WrongLab(f"no cell of this notebook belongs to lab {lab_name!r}")
+    emit_owned_before(float("inf"))
+    seen: set[str] = set()
+    for number, cell in enumerate(cells):  # ids must be unique: old notebooks have none, copies repeat them
+        if not isinstance(cell.get("id"), str) or cell.id in seen:
+            cell.id = f"cell-{number}"
+        seen.add(cell.id)
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata = nbformat.from_dict({"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                     "language": "python"}, "language_info": {"name": "python"}})
+    return nb

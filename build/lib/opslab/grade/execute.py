@@ -1,0 +1,172 @@
+"""Run graded notebooks with papermill in sandboxed kernels: ``python -m opslab.grade.execute``.
+
+The grader keeps one of these per worker and sends it one job per submission. It owns the whole-notebook deadline (a
+watchdog kills the kernel), the per-cell deadline (interrupt, then kill if the kernel ignores it) and
+the output cap; it writes ``out/executed.ipynb`` where the learner's code cannot reach it and
+answers on a private pipe. Each kernel is new; only papermill's import is shared between jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from queue import Empty
+
+import nbformat
+
+STATUS_OK, STATUS_TIMEOUT, STATUS_CRASHED, STATUS_ERROR = "ok", "timeout", "crashed", "error"
+
+
+def _client_class():
+    from nbclient.exceptions import DeadKernelError
+    from nbclient.util import ensure_async
+    from papermill.clientwrap import PapermillNotebookClient
+
+    class GradingClient(PapermillNotebookClient):
+        """papermill's client with an output cap and a per-cell timeout that never stops the run."""
+
+        output_limit = 200 * 1024
+        interrupt_grace = 10
+        on_kill = None  # set by the executor: kills the kernel (and everything the submission started)
+
+        def output(self, outs, msg, display_id, cell_index):
+            used = self._output_used.get(cell_index, 0)
+            if used > self.output_limit:
+                return None
+            size = len(json.dumps(msg.get("content", {}), default=str))
+            if used + size > self.output_limit:
+                note = f"[opslab grade: output beyond {self.output_limit // 1024} kB of this cell was dropped]\n"
+                outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
+                self._output_used[cell_index] = self.output_limit + 1
+                return None
+            self._output_used[cell_index] = used + size
+            return super().output(outs, msg, display_id, cell_index)
+
+        async def _async_handle_timeout(self, timeout, cell=None):
+            self.timed_out.append(self.nb.cells.index(cell) if cell in self.nb.cells else -1)
+            if cell is not None:
+                cell.outputs.append(nbformat.v4.new_output(
+                    "error", ename="CellTimeoutError", evalue=f"this cell ran longer than {timeout} s and was stopped",
+                    traceback=[]))
+            await ensure_async(self.km.interrupt_kernel())
+            try:  # an interrupted cell answers quickly; one that ignores SIGINT does not
+                await ensure_async(self.kc.shell_channel.get_msg(timeout=self.interrupt_grace))
+            except (Empty, asyncio.TimeoutError):
+                self.on_kill()
+                raise DeadKernelError("the kernel ignored the interrupt after a cell timeout") from None
+            return {"content": {"status": "error", "ename": "CellTimeoutError", "evalue": "", "traceback": []}}
+
+    return GradingClient
+
+
+def register_engine(client_class, final_path: Path, state: dict):
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class GradingEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            client = client_class(nb_man, kernel_name=kernel_name, timeout=execution_timeout,
+                                  startup_timeout=start_timeout, interrupt_on_timeout=True,
+                                  raise_on_iopub_timeout=False, iopub_timeout=10, **kwargs)
+            client._output_used, client.timed_out = {}, state["timed_out"]
+            client.output_limit, client.on_kill = state["output_limit"], state["kill"]
+            state["client"] = client
+            try:
+                return client.execute()
+            finally:  # whatever happened, keep what ran (papermill rewrites its own copy on errors)
+                final_path.write_text(nbformat.writes(nb_man.nb))
+
+    papermill_engines.register("opslab-grading", GradingEngine)
+
+
+def run(job: dict) -> dict:
+    """Execute ``out/graded.ipynb`` of one job; return its status, detail and timed-out cells."""
+    import papermill as pm
+    from nbclient.exceptions import DeadKernelError
+    from traitlets.config import Config
+
+    from opslab.grade.sandbox import KERNEL_NAME, kill_user
+
+    out, run_dir, uid = Path(job["out"]), Path(job["run"]), job["uid"]
+    cell_timeout, notebook_timeout = job["cell_timeout"], job["notebook_timeout"]
+    state = {"timed_out": [], "output_limit": job["output_kb"] * 1024, "deadline": False, "client": None}
+
+    def kill() -> None:
+        if uid:
+            kill_user(uid)
+        client = state["client"]
+        process = getattr(getattr(getattr(client, "km", None), "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def deadline() -> None:
+        state["deadline"] = True
+        kill()
+
+    state["kill"] = kill
+    register_engine(_client_class(), out / "executed.ipynb", state)
+    os.environ.clear()
+    os.environ.update(job["env"])  # the kernel inherits it: the submission's HOME, OPSLAB_HOME, kernelspec
+    tempfile.tempdir = None  # recomputed from the job's TMPDIR (the previous job's folder is gone)
+    watchdog = threading.Timer(notebook_timeout, deadline)
+    watchdog.daemon = True
+    config = Config({"KernelManager": {"transport": "ipc", "ip": str(run_dir / "kernel")}})
+    watchdog.start()
+    try:
+        pm.execute_notebook(str(out / "graded.ipynb"), str(out / "progress.ipynb"), parameters=job["parameters"],
+                            engine_name="opslab-grading", kernel_name=KERNEL_NAME, progress_bar=False,
+                            execution_timeout=cell_timeout, start_timeout=60, cwd=job["work"], config=config)
+        status, detail = STATUS_OK, ""
+    except DeadKernelError as err:
+        status, detail = STATUS_CRASHED, f"the kernel died ({err}); cells after that did not run"
+    except pm.PapermillExecutionError:  # cells raised: expected, each question is scored on its own
+        status, detail = STATUS_OK, ""
+    except Exception as err:  # the kernel could not start, or papermill failed: the grader's problem
+        status, detail = STATUS_ERROR, f"{type(err).__name__}: {err}"
+    finally:
+        watchdog.cancel()
+        kill()
+    if state["deadline"]:
+        status, detail = STATUS_TIMEOUT, f"the notebook ran longer than {notebook_timeout} s; the rest did not run"
+    elif state["timed_out"]:
+        status = STATUS_TIMEOUT
+        detail = f"a cell ran longer than {cell_timeout} s and was stopped. {detail}".strip()
+    return {"status": status, "detail": detail, "timed_out_cells": state["timed_out"]}
+
+
+def serve() -> int:
+    """Run jobs, one JSON line in, one JSON line out, until stdin closes.
+
+    The protocol moves to private descriptors and 0, 1, 2 become /dev/null, so kernels (which
+    inherit only those three) can neither read jobs nor write fake results.
+    """
+    jobs = os.fdopen(os.dup(0), "r")
+    results = os.fdopen(os.dup(1), "w")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    import papermill  # noqa: F401  (imported once for all jobs: that is the point of serving)
+
+    for line in jobs:
+        job = json.loads(line)
+        try:
+            result = run(job)
+        except Exception as err:  # never leave the grader waiting for an answer
+            result = {"status": STATUS_ERROR, "detail": f"{type(err).__name__}: {err}", "timed_out_cells": []}
+        results.write(json.dumps(result) + "\n")
+        results.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve())

@@ -1,0 +1,251 @@
+"""The lab server's FastAPI app: predict, feedback, health, model card, metrics, log, admin reload."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from opslab.serve.metrics import MetricsMiddleware, ServerMetrics
+from opslab.serve.model_store import ModelLoadError, ModelStore
+from opslab.serve.prediction_log import PredictionLog, utc_now
+from opslab.serve.schema import (
+    CustomerRecord,
+    FeedbackRequest,
+    ReloadRequest,
+    parse_records,
+    read_json,
+    validate,
+)
+
+
+def default_data_dir() -> Path:
+    from opslab.env import labs_home
+
+    return labs_home() / "serve"
+
+
+@dataclass
+class ServeSettings:
+    """Everything the server is configured with; ``from_env`` reads the OPSLAB_* variables."""
+
+    model_uri: str = ""
+    data_dir: Path = field(default_factory=default_data_dir)
+    admin_token: str | None = None
+    max_batch: int = 1000
+    max_body_bytes: int = 1_000_000
+    threshold: float = 0.5
+
+    @classmethod
+    def from_env(cls) -> "ServeSettings":
+        from opslab.registry import champion_uri
+
+        env = os.environ
+        return cls(
+            model_uri=env.get("OPSLAB_MODEL_URI") or champion_uri(),
+            data_dir=Path(env["OPSLAB_DATA_DIR"]) if env.get("OPSLAB_DATA_DIR") else default_data_dir(),
+            admin_token=env.get("OPSLAB_ADMIN_TOKEN") or None,
+            max_batch=int(env.get("OPSLAB_MAX_BATCH", 1000)),
+            max_body_bytes=int(env.get("OPSLAB_MAX_BODY_BYTES", 1_000_000)),
+        )
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped, so any text a client sent (even a lone surrogate) can be echoed."""
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _openapi_body(schema: dict) -> dict:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+RECORD_SCHEMA = CustomerRecord.model_json_schema()
+PREDICT_BODY = _openapi_body(
+    {"anyOf": [RECORD_SCHEMA, {"type": "array", "items": RECORD_SCHEMA, "minItems": 1}]}
+)
+
+
+def create_app(settings: ServeSettings) -> FastAPI:
+    """A lab server for ``settings``; the model loads when the app starts (its lifespan)."""
+    store = ModelStore()
+    metrics = ServerMetrics()
+    reload_lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.log = PredictionLog(Path(settings.data_dir) / "predictions.db")
+        try:
+            await run_in_threadpool(store.load_and_swap, settings.model_uri)
+        except ModelLoadError as err:  # stay up: /ready says why, /admin/reload can fix it
+            print(f"opslab serve: no model in service: {err}", flush=True)
+        yield
+        app.state.log.close()
+
+    app = FastAPI(
+        title="opslab lab server",
+        description="Churn predictions from the course's model, with a prediction log and metrics.",
+        version="1.0",
+        lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
+    )
+    app.state.store, app.state.metrics, app.state.settings = store, metrics, settings
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_errors(request: Request, err: StarletteHTTPException):
+        return SafeJSONResponse({"detail": err.detail}, status_code=err.status_code, headers=err.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def query_errors(request: Request, err: RequestValidationError):
+        details = [
+            {
+                "loc": list(e["loc"]),
+                "field": str(e["loc"][-1]),
+                "type": e["type"],
+                "msg": f"{e['loc'][0]} parameter '{e['loc'][-1]}': {e['msg']}",
+            }
+            for e in err.errors()
+        ]
+        return SafeJSONResponse({"detail": details}, status_code=422)
+
+    def model_in_service():
+        model = store.current
+        if model is None:
+            raise HTTPException(503, f"no model loaded: {store.error or 'still starting'}")
+        return model
+
+    @app.post("/predict", openapi_extra=PREDICT_BODY, summary="Predict churn for one record or a batch")
+    async def predict(request: Request):
+        model = model_in_service()  # one model for the whole request, even if a reload happens now
+        records = parse_records(await read_json(request, settings.max_body_bytes), settings.max_batch)
+        probabilities = model.predictor.predict_proba(records)
+        churned = (probabilities >= settings.threshold).astype(int)
+        timestamp, ids = utc_now(), new_ids(len(records))
+        rows = [
+            (pid, timestamp, model.name, model.version, record, int(c), float(p))
+            for pid, record, c, p in zip(ids, records, churned, probabilities)
+        ]
+        app.state.log.record(rows)  # committed before anyone hears the answer
+        metrics.observe_predictions(records, churned, probabilities, model.version)
+        answers = [
+            {"prediction_id": i, "churned": c, "probability": p, "model_name": name, "model_version": version}
+            for i, _, name, version, _, c, p in rows
+        ]
+        return SafeJSONResponse({"predictions": answers})  # plain JSON types: skip FastAPI's generic encoder
+
+    @app.post(
+        "/feedback",
+        openapi_extra=_openapi_body(FeedbackRequest.model_json_schema()),
+        summary="Record the true outcome of a prediction",
+    )
+    async def feedback(request: Request):
+        body = validate(FeedbackRequest, await read_json(request, settings.max_body_bytes))
+        if not app.state.log.add_feedback(body.prediction_id, body.churned):
+            raise HTTPException(404, f"prediction_id {body.prediction_id} is not in the prediction log")
+        metrics.feedback.labels(str(body.churned)).inc()
+        return {"prediction_id": body.prediction_id, "status": "recorded"}
+
+    @app.get("/health", summary="Liveness: the process answers")
+    async def health():
+        return {"status": "ok"}
+
+    @app.get("/ready", summary="Readiness: a model is loaded")
+    async def ready():
+        model = store.current
+        if model is None:
+            return SafeJSONResponse({"status": "not ready", "detail": store.error or "still starting"}, 503)
+        return {"status": "ready", "model_name": model.name, "model_version": model.version}
+
+    @app.get("/model", summary="The model in service: name, version, metrics, features, importance")
+    async def model_card():
+        return model_in_service().describe()
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def prometheus():
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    @app.get("/predictions", summary="The newest logged predictions, newest first")
+    async def predictions(limit: int = Query(20, ge=1, le=1000)):
+        return {"predictions": app.state.log.recent(limit)}
+
+    @app.post(
+        "/admin/reload",
+        openapi_extra=_openapi_body(ReloadRequest.model_json_schema()),
+        summary="Load another model (bearer token) and switch to it atomically",
+    )
+    async def reload(request: Request):
+        check_admin(request, settings.admin_token)
+        payload = await read_json(request, settings.max_body_bytes, required=False)
+        body = validate(ReloadRequest, payload if payload is not None else {})
+        uri = body.model_uri or settings.model_uri
+        async with reload_lock:
+            try:  # loads in a worker thread: the event loop keeps answering with the old model
+                model, previous = await run_in_threadpool(store.load_and_swap, uri)
+            except ModelLoadError as err:
+                raise HTTPException(err.status, str(err)) from None
+        metrics.model_reloads.inc()
+        return {
+            "status": "reloaded",
+            "model": model.describe(),
+            "previous": previous.describe() if previous else None,
+        }
+
+    @app.get("/", include_in_schema=False)
+    async def index():
+        return {
+            "service": "opslab lab server",
+            "docs": "/docs",
+            "endpoints": sorted(
+                r.path for r in app.routes if not r.path.startswith(("/docs", "/openapi", "/redoc"))
+            ),
+        }
+
+    endpoints = {route.path for route in app.routes}
+    app.add_middleware(MetricsMiddleware, metrics=metrics, endpoints=endpoints)
+    return app
+
+
+def new_ids(n: int) -> list[str]:
+    """``n`` ids of 32 hex digits, time-ordered like UUIDv7: 48 bits of milliseconds, then 80 random
+    bits. New ids land at the end of the log's index, so inserts stay cheap as the log grows (random
+    ids would touch a random index page per prediction)."""
+    prefix = f"{time.time_ns() // 1_000_000:012x}"
+    raw = os.urandom(10 * n).hex()
+    return [prefix + raw[i : i + 20] for i in range(0, 20 * n, 20)]
+
+
+def check_admin(request: Request, token: str | None) -> None:
+    """401 without a bearer token, 403 with a wrong one (or when the server has no token set)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise HTTPException(
+            401,
+            "admin endpoint: send Authorization: Bearer <OPSLAB_ADMIN_TOKEN>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if token is None:
+        raise HTTPException(403, "admin endpoints are disabled: start the server with OPSLAB_ADMIN_TOKEN set")
+    if not secrets.compare_digest(given.strip().encode(), token.encode()):
+        raise HTTPException(403, "admin endpoint: wrong token")
+
+
+def app_from_env() -> FastAPI:
+    """The uvicorn factory ``opslab serve`` uses (``opslab.serve.app:app_from_env``): settings from env."""
+    return create_app(ServeSettings.from_env())
+
+
+__all__ = ["ServeSettings", "create_app", "app_from_env"]

@@ -1,0 +1,83 @@
+"""``opslab serve``: run the lab server with uvicorn (settings reach every worker through env)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def configure(parser) -> None:
+    parser.add_argument(
+        "--model-uri",
+        default=os.environ.get("OPSLAB_MODEL_URI"),
+        help="models:/NAME@ALIAS, models:/NAME/VERSION, a model folder or a .onnx file "
+        "(default: models:/churn-classifier@champion in the course registry)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("OPSLAB_DATA_DIR"),
+        help="folder of the prediction log (default $OPSLAB_HOME/serve)",
+    )
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=int(os.environ.get("OPSLAB_MAX_BATCH", 1000)),
+        help="most records in one /predict request (default 1000)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=int(os.environ.get("OPSLAB_MAX_BODY_BYTES", 1_000_000)),
+        help="largest request body in bytes (default 1000000)",
+    )
+    parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    parser.add_argument("--access-log", action="store_true", help="print one line per request")
+
+
+def command(args) -> int:
+    from opslab.env import go_offline
+    from opslab.registry import champion_exists, champion_uri, tracking_uri
+
+    go_offline()  # also OMP_NUM_THREADS=1 for worker processes: one thread each predicts fastest
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # and for this process, whose numpy was loaded before that variable was set
+    model_uri = args.model_uri or champion_uri()
+    if model_uri == champion_uri() and not os.environ.get("MLFLOW_TRACKING_URI") and not champion_exists():
+        print(
+            f"opslab serve: there is no {champion_uri()} in the course registry ({tracking_uri()}).\n"
+            "Run `opslab train` first to train the default model and register it as the champion."
+        )
+        return 2
+    if (
+        not model_uri.startswith("models:/")
+        and not Path(model_uri.removeprefix("file://")).expanduser().exists()
+    ):
+        print(f"opslab serve: no model at {model_uri}")
+        return 2
+    os.environ["OPSLAB_MODEL_URI"] = model_uri
+    for key, value in [
+        ("OPSLAB_DATA_DIR", args.data_dir),
+        ("OPSLAB_MAX_BATCH", args.max_batch),
+        ("OPSLAB_MAX_BODY_BYTES", args.max_body_bytes),
+    ]:
+        if value is not None:
+            os.environ[key] = str(value)
+    import uvicorn
+
+    if not os.environ.get("OPSLAB_ADMIN_TOKEN"):
+        print("opslab serve: OPSLAB_ADMIN_TOKEN is not set, so /admin/reload is disabled")
+    print(f"opslab serve: {model_uri} on http://{args.host}:{args.port} (docs: /docs)", flush=True)
+    uvicorn.run(
+        "opslab.serve.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+    return 0

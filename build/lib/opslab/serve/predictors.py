@@ -1,0 +1,169 @@
+"""Predictors: turn validated records into P(churn) with as little per-request work as possible.
+
+Each predictor has ``predict_proba(records) -> np.ndarray`` (one probability per record).
+``NumpyPipeline`` compiles the course's scikit-learn pipeline (scaler + one-hot + classifier)
+into array lookups once, at load time, so a request never builds a DataFrame; it is checked
+against the pipeline itself before use and any other pipeline falls back to ``FramePipeline``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from opslab.data import FEATURES, NUMERIC_FEATURES
+
+
+def _churn_column(classes) -> int:
+    classes = list(classes)
+    return classes.index(1) if 1 in classes else len(classes) - 1
+
+
+class FramePipeline:
+    """Any scikit-learn model with ``predict_proba``: one DataFrame per request (the slow, general path)."""
+
+    kind = "sklearn (DataFrame)"
+
+    def __init__(self, model):
+        self.model = model
+        self.column = _churn_column(getattr(model, "classes_", [0, 1]))
+
+    def predict_proba(self, records: list[dict]) -> np.ndarray:
+        import pandas as pd
+
+        frame = pd.DataFrame.from_records(records, columns=FEATURES)
+        return np.asarray(self.model.predict_proba(frame))[:, self.column]
+
+
+class NumpyPipeline:
+    """A fitted ``Pipeline([ColumnTransformer(StandardScaler | OneHotEncoder | passthrough), clf])``
+    rewritten as numpy: scale numbers with the fitted mean/scale, one-hot strings by dict lookup,
+    then call the classifier (or, for a linear one, a dot product and a sigmoid)."""
+
+    kind = "sklearn (numpy fast path)"
+
+    def __init__(self, pipeline):
+        from sklearn.compose import ColumnTransformer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+        steps = pipeline.steps
+        if len(steps) != 2 or not isinstance(steps[0][1], ColumnTransformer):
+            raise TypeError("not a ColumnTransformer + classifier pipeline")
+        transformer, self.classifier = steps[0][1], steps[1][1]
+        self.parts: list[
+            tuple
+        ] = []  # ("numeric", [feature], mean, scale) | ("onehot", feature, {value: column}, width)
+        for name, step, columns in transformer.transformers_:
+            if name == "remainder":
+                if step != "drop" and len(columns):
+                    raise TypeError("remainder columns are not dropped")
+                continue
+            columns = list(columns)
+            if isinstance(step, StandardScaler) and set(columns) <= set(NUMERIC_FEATURES):
+                mean = step.mean_ if step.with_mean else np.zeros(len(columns))
+                scale = step.scale_ if step.with_std else np.ones(len(columns))
+                self.parts.append(("numeric", columns, np.asarray(mean, float), np.asarray(scale, float)))
+            elif step == "passthrough" and set(columns) <= set(NUMERIC_FEATURES):
+                self.parts.append(("numeric", columns, np.zeros(len(columns)), np.ones(len(columns))))
+            elif isinstance(step, OneHotEncoder) and step.drop is None:
+                for column, cats in zip(columns, step.categories_):
+                    self.parts.append(("onehot", column, {str(v): i for i, v in enumerate(cats)}, len(cats)))
+            else:
+                raise TypeError(f"step {name!r} ({type(step).__name__}) has no numpy rewrite")
+        self.width = sum(len(p[1]) if p[0] == "numeric" else p[3] for p in self.parts)
+        self.column = _churn_column(self.classifier.classes_)
+        linear = isinstance(self.classifier, LogisticRegression) and len(self.classifier.classes_) == 2
+        self.coef = self.classifier.coef_[0].astype(float) if linear else None
+        self.intercept = float(self.classifier.intercept_[0]) if linear else 0.0
+
+    def transform(self, records: list[dict]) -> np.ndarray:
+        out = np.zeros((len(records), self.width))
+        at = 0
+        for part in self.parts:
+            if part[0] == "numeric":
+                _, columns, mean, scale = part
+                values = np.array([[r[c] for c in columns] for r in records], dtype=float)
+                out[:, at : at + len(columns)] = (values - mean) / scale
+                at += len(columns)
+            else:
+                _, column, index, width = part
+                for row, record in enumerate(records):
+                    hit = index.get(record[column])
+                    if hit is not None:  # an unknown category is all zeros, as handle_unknown="ignore"
+                        out[row, at + hit] = 1.0
+                at += width
+        return out
+
+    def predict_proba(self, records: list[dict]) -> np.ndarray:
+        z = self.transform(records)
+        if self.coef is not None:
+            p1 = 1.0 / (1.0 + np.exp(-(z @ self.coef + self.intercept)))
+            return p1 if self.column == 1 else 1.0 - p1
+        return np.asarray(self.classifier.predict_proba(z))[:, self.column]
+
+
+def sklearn_predictor(model, probe: list[dict]):
+    """The fastest predictor that gives the same probabilities as ``model`` on ``probe`` records."""
+    slow = FramePipeline(model)
+    try:
+        fast = NumpyPipeline(model)
+    except (TypeError, AttributeError, ValueError):
+        return slow
+    if np.allclose(fast.predict_proba(probe), slow.predict_proba(probe), rtol=0, atol=1e-9):
+        return fast
+    return slow
+
+
+class OnnxPredictor:
+    """An ONNX model with one input per feature (skl2onnx's layout for a DataFrame pipeline)."""
+
+    kind = "onnx (onnxruntime)"
+
+    def __init__(self, path):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        inputs = {i.name: i.type for i in self.session.get_inputs()}
+        missing = [f for f in FEATURES if f not in inputs]
+        if missing:
+            raise ValueError(
+                f"{path}: the ONNX model needs one input per feature; missing inputs {', '.join(missing)} "
+                f"(it has {', '.join(inputs)})"
+            )
+        dtypes = {
+            "tensor(float)": np.float32,
+            "tensor(double)": np.float64,
+            "tensor(int64)": np.int64,
+            "tensor(string)": object,
+        }
+        self.inputs = [(f, dtypes.get(inputs[f], object)) for f in FEATURES]
+        outputs = [o.name for o in self.session.get_outputs()]
+        self.output = "probabilities" if "probabilities" in outputs else outputs[-1]
+
+    def predict_proba(self, records: list[dict]) -> np.ndarray:
+        feed = {f: np.array([[r[f]] for r in records], dtype=dtype) for f, dtype in self.inputs}
+        proba = self.session.run([self.output], feed)[0]
+        if isinstance(proba, list):  # a ZipMap output: a list of {class: p}
+            return np.array([row.get(1, row.get("1", 0.0)) for row in proba], dtype=float)
+        proba = np.asarray(proba, dtype=float)
+        return proba[:, -1] if proba.ndim == 2 else proba
+
+
+class PyfuncPredictor:
+    """Any MLflow pyfunc model whose ``predict`` returns P(churn) or a two-column probability table."""
+
+    kind = "mlflow pyfunc"
+
+    def __init__(self, model):
+        self.model = model
+
+    def predict_proba(self, records: list[dict]) -> np.ndarray:
+        import pandas as pd
+
+        out = np.asarray(
+            self.model.predict(pd.DataFrame.from_records(records, columns=FEATURES)), dtype=float
+        )
+        return out[:, -1] if out.ndim == 2 else out

@@ -1,0 +1,200 @@
+"""Request models derived from the simulator's feature list, and request-body parsing that says
+exactly which field is wrong and how (one home for every 4xx about a request body)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated, Any, Literal
+
+from fastapi import HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+
+from opslab.data import CATEGORICAL_FEATURES, CATEGORIES, FEATURES, NUMERIC_FEATURES
+
+# A JSON number (int or float), finite; strings such as "42" and booleans are refused, not coerced.
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+EXAMPLE_RECORD = {
+    "age": 42,
+    "tenure_months": 3,
+    "monthly_charges": 89.5,
+    "sessions_per_week": 1.5,
+    "avg_session_minutes": 12.0,
+    "support_tickets_90d": 2,
+    "payment_failures_90d": 1,
+    "days_since_last_login": 20,
+    "plan": "basic",
+    "contract": "monthly",
+    "payment_method": "card",
+    "region": "north",
+}
+
+
+def record_model(numeric: list[str] = NUMERIC_FEATURES, categories: dict[str, list[str]] | None = None):
+    """A pydantic model with one required field per feature: numbers for ``numeric``, one of the
+    allowed strings for each categorical feature; unknown fields are refused."""
+    categories = CATEGORIES if categories is None else categories
+    fields: dict[str, Any] = {name: (Number, ...) for name in numeric}
+    fields |= {name: (Literal[tuple(values)], ...) for name, values in categories.items()}
+    config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_RECORD]})
+    return create_model("CustomerRecord", __config__=config, **fields)
+
+
+CustomerRecord = record_model(NUMERIC_FEATURES, {c: CATEGORIES[c] for c in CATEGORICAL_FEATURES})
+assert list(CustomerRecord.model_fields) == FEATURES
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prediction_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="the id /predict returned")
+    churned: int = Field(strict=True, ge=0, le=1, description="the true outcome: 1 churned, 0 stayed")
+
+
+class ReloadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_uri: str | None = Field(
+        default=None,
+        min_length=1,
+        description="models:/NAME@ALIAS, models:/NAME/VERSION, a model folder or a .onnx file; "
+        "omitted: load the server's configured URI again (re-resolving its alias)",
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    """The offending input, short enough to echo back in an error message."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        digits = str(abs(value))
+        return f"{'-' if value < 0 else ''}{digits[:6]}... ({len(digits)} digits)"
+    if isinstance(value, str) and len(value) > 80:
+        return value[:80] + "..."
+    if isinstance(value, (dict, list)):
+        return f"<{type(value).__name__}>"
+    return value
+
+
+def describe_errors(
+    err: ValidationError, prefix: tuple = ("body",), expected: list[str] | None = None
+) -> list[dict]:
+    """pydantic errors as FastAPI-style entries whose ``msg`` also names the field in words."""
+    details = []
+    for e in err.errors(include_url=False):
+        loc = tuple(e["loc"])
+        field = next((str(p) for p in reversed(loc) if isinstance(p, str)), None)
+        where = f"field '{field}'" if field else "body"
+        if e["type"] == "extra_forbidden":
+            msg = (
+                f"{where}: unknown field; allowed fields: {', '.join(expected)}"
+                if expected
+                else f"{where}: unknown field"
+            )
+        else:
+            msg = f"{where}: {e['msg']}"
+        entry = {"loc": [*prefix, *loc], "field": field, "msg": msg, "type": e["type"]}
+        if e["type"] != "missing":
+            entry["input"] = _json_safe(e.get("input"))
+        details.append(entry)
+    return details
+
+
+def validate(model_or_adapter, payload: Any, prefix: tuple = ("body",)):
+    """Validate ``payload``; a failure becomes a 422 whose detail lists every problem."""
+    try:
+        return (
+            model_or_adapter.validate_python(payload)
+            if isinstance(model_or_adapter, TypeAdapter)
+            else model_or_adapter.model_validate(payload)
+        )
+    except ValidationError as err:
+        raise HTTPException(422, describe_errors(err, prefix)) from None
+
+
+async def read_json(request: Request, max_bytes: int, required: bool = True) -> Any:
+    """The request body as JSON, after checking its content type and size (415, 413, 400)."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > max_bytes:
+        raise HTTPException(
+            413, f"request body of {int(length)} bytes is over the limit of {max_bytes} bytes"
+        )
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise HTTPException(413, f"request body is over the limit of {max_bytes} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body.strip():
+        if not required:
+            return None
+        raise HTTPException(400, "request body is empty: send JSON")
+    if media_type != "application/json":
+        shown = media_type or "no Content-Type header"
+        raise HTTPException(415, f"Content-Type must be application/json, got {shown}")
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise HTTPException(400, "request body is not UTF-8 text") from None
+    except json.JSONDecodeError as err:
+        raise HTTPException(
+            400, f"malformed JSON: {err.msg} at line {err.lineno} column {err.colno}"
+        ) from None
+    except RecursionError:
+        raise HTTPException(400, "malformed JSON: nested too deeply") from None
+
+
+_record_validator = CustomerRecord.__pydantic_validator__
+
+
+def parse_records(payload: Any, max_batch: int) -> list[dict]:
+    """One record (a JSON object) or a batch (an array of objects) as a list of validated dicts."""
+    if isinstance(payload, dict):
+        try:
+            return [_record_validator.validate_python(payload).__dict__]
+        except ValidationError as err:
+            raise HTTPException(422, describe_errors(err, expected=FEATURES)) from None
+    if isinstance(payload, list):
+        if not payload:
+            raise HTTPException(422, "the batch is empty: send one record (an object) or a non-empty array")
+        if len(payload) > max_batch:
+            raise HTTPException(413, f"a batch of {len(payload)} records is over the limit of {max_batch}")
+        records, errors = [], []
+        for i, item in enumerate(payload):
+            if not isinstance(item, dict):
+                errors.append(
+                    {
+                        "loc": ["body", i],
+                        "field": None,
+                        "type": "model_type",
+                        "input": _json_safe(item),
+                        "msg": f"must be a JSON object with the record's fields, got {_kind(item)}",
+                    }
+                )
+                continue
+            try:
+                records.append(_record_validator.validate_python(item).__dict__)
+            except ValidationError as err:
+                errors += describe_errors(err, ("body", i), expected=FEATURES)
+        if errors:
+            for e in errors:  # describe_errors saw the record alone; say which record it was
+                e["msg"] = f"record {e['loc'][1]}, {e['msg']}"
+            raise HTTPException(422, errors[:50])
+        return records
+    raise HTTPException(
+        422, f"body must be a JSON object (one record) or an array of objects (a batch), got {_kind(payload)}"
+    )
+
+
+def _kind(value: Any) -> str:
+    kinds = {
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "a boolean",
+        type(None): "null",
+        list: "an array",
+        dict: "an object",
+    }
+    return kinds.get(type(value), type(value).__name__)

@@ -1,0 +1,201 @@
+"""A real Prometheus (the Debian package's binary) on a free loopback port, and its HTTP query API."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from opslab.background import BackgroundServer, ServerError, free_port, port_is_free
+from opslab.monitoring.binaries import binary
+from opslab.monitoring.rules import check_rules
+
+
+def _hostport(url: str) -> str:
+    parsed = urllib.parse.urlsplit(url if "//" in url else f"http://{url}")
+    return parsed.netloc
+
+
+def prometheus_config(targets: list[str], rule_files: list[str | Path] = (), alertmanager_url: str | None = None,
+                      scrape_interval: str = "15s", evaluation_interval: str = "15s", job: str = "opslab") -> dict:
+    """The ``prometheus.yml`` of a course stack: one scrape job over ``targets`` (URLs of lab servers,
+    scraped at ``/metrics``), the rule files, and where to send alerts."""
+    config = {
+        "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval,
+                   "scrape_timeout": min(scrape_interval, "10s", key=_seconds)},
+        "scrape_configs": [{"job_name": job, "metrics_path": "/metrics",
+                            "static_configs": [{"targets": [_hostport(t) for t in targets]}]}],
+        "rule_files": [str(Path(p).resolve()) for p in rule_files],
+    }
+    if alertmanager_url:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [_hostport(alertmanager_url)]}]}]}
+    return config
+
+
+def _seconds(duration: str) -> float:
+    from opslab.monitoring.rules import _to_ms
+
+    return _to_ms(duration) / 1000
+
+
+class PrometheusServer(BackgroundServer):
+    """``prometheus`` scraping ``targets``, with its config and TSDB in ``folder``.
+
+    ::
+
+        with PrometheusServer("prometheus", targets=[lab.url], rule_files=["rules.yml"],
+                              scrape_interval="1s") as prom:
+            prom.query("up")
+
+    Rule files are checked with ``promtool`` first (a syntax error raises :class:`RuleError` quoting
+    promtool); a missing binary raises :class:`MissingBinary` naming the Debian package; a port that
+    is taken raises :class:`ServerError`. The process always stops with the context.
+    """
+
+    name = "prometheus"
+
+    def __init__(self, folder: str | Path = "prometheus", targets: list[str] = (), rule_files: list = (),
+                 alertmanager_url: str | None = None, scrape_interval: str = "15s",
+                 evaluation_interval: str | None = None, port: int | None = None, host: str = "127.0.0.1",
+                 retention: str = "1d", timeout: float = 60):
+        self.folder = Path(folder).resolve()
+        self.host, self.port = host, port
+        self.config = prometheus_config(list(targets), list(rule_files), alertmanager_url, scrape_interval,
+                                        evaluation_interval or scrape_interval)
+        self.retention = retention
+        super().__init__([], "", timeout, env={"GOMAXPROCS": "2"}, log_path=None, name="prometheus")
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.folder / "prometheus.yml"
+
+    def start(self) -> PrometheusServer:
+        if self.process is not None and self.process.poll() is None:
+            return self
+        executable = binary("prometheus")
+        if self.config["rule_files"]:
+            check_rules(*self.config["rule_files"])
+        if self.port and not port_is_free(self.host, self.port):
+            raise ServerError(f"cannot start Prometheus: port {self.port} on {self.host} is already in use "
+                              "(another Prometheus?); stop it or pass port=None for a free one")
+        self.port = self.port or free_port(self.host)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(json.dumps(self.config, indent=2))  # JSON is YAML
+        self.log_path = self.folder / "prometheus.log"
+        self.args = [
+            executable,
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.folder / 'data'}",
+            f"--storage.tsdb.retention.time={self.retention}",
+            f"--web.listen-address={self.host}:{self.port}",
+            "--web.enable-lifecycle",  # POST /-/reload re-reads the config and rules
+        ]
+        self.ready_url = f"{self.url}/-/ready"
+        try:
+            super().start()
+        except TimeoutError as err:
+            raise ServerError(str(err)) from None
+        return self
+
+    def stop(self, grace: float = 10) -> None:
+        super().stop(grace)
+        self.process = None
+
+    def use_rules(self, *rule_files: str | Path) -> None:
+        """Evaluate these rule files from now on (checked with promtool first), without a restart."""
+        paths = [str(Path(p).resolve()) for p in rule_files]
+        if paths:
+            check_rules(*paths)
+        self.config["rule_files"] = paths
+        self.config_path.write_text(json.dumps(self.config, indent=2))
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-read the config file and rule files (after editing them), as ``kill -HUP`` would."""
+        if self.config["rule_files"]:
+            check_rules(*self.config["rule_files"])
+        request = urllib.request.Request(f"{self.url}/-/reload", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
+    def query(self, promql: str, at: float | None = None) -> list[dict]:
+        return query(self.url, promql, at)
+
+    def query_range(self, promql: str, start: float, end: float | None = None, step: float = 1.0):
+        return query_range(self.url, promql, start, end, step)
+
+    def wait_for(self, promql: str, timeout: float = 60, poll: float = 0.5) -> list[dict]:
+        """Poll ``promql`` until it returns at least one series; return them (TimeoutError if never)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.query(promql)
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"`{promql}` returned nothing within {timeout:g} s")
+            time.sleep(poll)
+
+    def targets(self) -> list[dict]:
+        """The scrape targets and their health (``up``/``down``) and last error."""
+        return _api(self.url, "targets")["activeTargets"]
+
+    def alerts(self) -> list[dict]:
+        """The alerts Prometheus evaluates right now (state ``pending`` or ``firing``)."""
+        return _api(self.url, "alerts")["alerts"]
+
+    def __repr__(self) -> str:
+        state = "running" if self.process is not None and self.process.poll() is None else "stopped"
+        return f"PrometheusServer({self.url if self.port else 'no port'}, {state}, folder={self.folder})"
+
+
+class QueryError(ValueError):
+    """Prometheus refused a query (its message says why, e.g. a PromQL parse error)."""
+
+
+def _api(url: str, path: str, params: dict | None = None) -> dict:
+    full = f"{url.rstrip('/')}/api/v1/{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+    try:
+        with urllib.request.urlopen(full, timeout=30) as response:
+            body = json.load(response)
+    except urllib.error.HTTPError as err:  # 400/422: a bad query; the body says what is wrong
+        body = json.loads(err.read() or b"{}")
+        raise QueryError(f"Prometheus refused {params or path}: {body.get('error', err)}") from None
+    if body.get("status") != "success":
+        raise QueryError(f"Prometheus refused {params or path}: {body.get('error')}")
+    return body["data"]
+
+
+def query(url: str, promql: str, at: float | None = None) -> list[dict]:
+    """An instant query: a list of ``{"metric": {labels}, "value": float, "time": float}`` (vector
+    results; ``time`` is the evaluation time, a Unix timestamp)."""
+    params = {"query": promql}
+    if at is not None:
+        params["time"] = at
+    data = _api(url, "query", params)
+    if data["resultType"] == "scalar":
+        return [{"metric": {}, "value": float(data["result"][1]), "time": float(data["result"][0])}]
+    return [{"metric": r["metric"], "value": float(r["value"][1]), "time": float(r["value"][0])}
+            for r in data["result"]]
+
+
+def query_range(url: str, promql: str, start: float, end: float | None = None, step: float = 1.0):
+    """A range query as a tidy DataFrame: columns ``time`` (datetime, UTC), ``value``, and one per label.
+
+    One row per series and step, ready for a line plot per series (``df.groupby(label)``).
+    """
+    import pandas as pd
+
+    end = time.time() if end is None else end
+    data = _api(url, "query_range", {"query": promql, "start": start, "end": end, "step": step})
+    rows = [{**series["metric"], "time": float(t), "value": float(v)}
+            for series in data["result"] for t, v in series["values"]]
+    frame = pd.DataFrame(rows, columns=sorted({k for r in rows for k in r} | {"time", "value"}))
+    frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
+    return frame
