@@ -51,7 +51,6 @@ def send(url: str, seconds: float, bad_every: int = 0) -> int:
     return sent
 
 
-@pytest.mark.notebooks
 def test_clean_traffic_fires_no_alert(lab, stack):
     send(lab.url, 20)  # longer than every compressed `for:` window that clean traffic could touch
     assert stack.prometheus.query("opslab:requests:rate5m{endpoint='/predict'} > 1"), "Prometheus saw no traffic"
@@ -59,7 +58,6 @@ def test_clean_traffic_fires_no_alert(lab, stack):
     assert stack.webhook.received() == []
 
 
-@pytest.mark.notebooks
 def test_a_burst_of_bad_requests_fires_the_reject_alert_at_the_webhook_then_it_resolves(lab, stack):
     started = time.monotonic()
     while not stack.webhook.alerts() and time.monotonic() - started < ALERT_TIMEOUT:
@@ -79,7 +77,6 @@ def _records(frame) -> list[dict]:
 
 # DRIFT: needs opslab_feature_psi from the m5server branch. It skips ONLY when the lab server's
 # /metrics has no opslab_feature_psi at all after 500 predictions; remove the skip once merged.
-@pytest.mark.notebooks
 def test_sudden_drift_fires_the_major_drift_alert_and_no_drift_fires_none(lab, stack):
     traffic = make_traffic(days=20, scenario="sudden", n_per_day=500, seed=0, onset=10)
     before, after = _records(traffic[traffic.day == 0]), _records(traffic[traffic.day == 15])

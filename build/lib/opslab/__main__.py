@@ -1,5 +1,0 @@
-import sys
-
-from opslab.cli import main
-
-sys.exit(main())
