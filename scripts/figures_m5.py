@@ -58,7 +58,8 @@ def what_they_measure(out: Path) -> Path:
     k = int(np.argmax(np.abs(cdf_r - cdf_c)))
     right.step(grid, cdf_r, where="post", label="reference")
     right.step(grid, cdf_c, where="post", label="current")
-    right.vlines(grid[k], cdf_c[k], cdf_r[k], color="red", linewidth=2, label=f"KS statistic D = {abs(cdf_r[k] - cdf_c[k]):.2f}")
+    gap = abs(cdf_r[k] - cdf_c[k])
+    right.vlines(grid[k], cdf_c[k], cdf_r[k], color="red", linewidth=2, label=f"KS statistic D = {gap:.2f}")
     right.set(title="KS: the largest gap between the two empirical CDFs", xlabel="monthly charges",
               ylabel="share of rows at or below")
     right.legend(fontsize="small")
