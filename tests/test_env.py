@@ -47,3 +47,24 @@ def test_seed_everything_makes_global_generators_repeat():
     first = (random.random(), np.random.rand())
     env.seed_everything(5)
     assert (random.random(), np.random.rand()) == first
+
+
+def test_a_lab_started_by_a_runner_with_mplbackend_agg_still_shows_its_figures(tmp_path, monkeypatch):
+    """Runners (pytest, opslab run, the grader) export MPLBACKEND=Agg; setup_lab puts figures back in the notebook."""
+    import nbformat
+
+    from opslab.run import execute_notebook
+
+    monkeypatch.setenv("OPSLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('from opslab import setup_lab\nsetup_lab("m0_figures")'),
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()"),
+    ])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    source = tmp_path / "figures.ipynb"
+    nbformat.write(notebook, source)
+    result = execute_notebook(source, tmp_path / "out", timeout=120)
+    assert result.status == "ok", result.error
+    outputs = nbformat.read(result.executed, as_version=4).cells[1].outputs
+    assert any("image/png" in o.get("data", {}) for o in outputs), outputs
