@@ -28,6 +28,11 @@ CREATE INDEX IF NOT EXISTS predictions_by_time ON predictions (timestamp);
 _compact = json.JSONEncoder(separators=(",", ":"))
 
 
+class PredictionLogError(RuntimeError):
+    """The log could not be written (locked past the timeout, full, read-only, I/O error); nothing
+    of the failed write was kept, and the log takes writes again once the cause is gone."""
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -35,12 +40,14 @@ def utc_now() -> str:
 class PredictionLog:
     """One SQLite file shared by every worker process. ``synchronous`` NORMAL (the default here)
     survives a killed process, since a commit has reached the WAL file before it returns; FULL also
-    survives a power cut, at a cost of an fsync per request."""
+    survives a power cut, at a cost of an fsync per request. A write waits up to ``timeout`` seconds
+    for another writer's lock, then fails with :class:`PredictionLogError`. Its methods block: call
+    them from a worker thread, not from the event loop."""
 
-    def __init__(self, path: str | Path, synchronous: str = "NORMAL"):
+    def __init__(self, path: str | Path, synchronous: str = "NORMAL", timeout: float = 10):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=timeout)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(SCHEMA)
@@ -55,25 +62,43 @@ class PredictionLog:
             for pid, ts, name, version, inputs, churned, p in rows
         ]
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
+                if self._db.in_transaction:  # left open by a failure we could not roll back
+                    self._roll_back()
+                self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany(
                     "INSERT INTO predictions (prediction_id, timestamp, model_name, model_version, inputs, "
                     "churned, probability) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     data,
                 )
+                self._db.execute("COMMIT")
+            except sqlite3.Error as err:
+                self._roll_back()  # a failed INSERT or COMMIT leaves the transaction open: every later
+                raise PredictionLogError(f"{self.path}: {err}") from None  # BEGIN would fail
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._roll_back()
                 raise
-            self._db.execute("COMMIT")
+
+    def _roll_back(self) -> None:
+        """End a failed transaction, if SQLite has not already (it rolls back on some errors itself)."""
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # nothing was committed; the next write checks in_transaction again
 
     def add_feedback(self, prediction_id: str, churned: int) -> bool:
         """Store the true label next to its prediction; False if the id is unknown."""
         with self._lock:
-            cursor = self._db.execute(
-                "UPDATE predictions SET feedback = ?, feedback_timestamp = ? WHERE prediction_id = ?",
-                (churned, utc_now(), prediction_id),
-            )
+            try:
+                if self._db.in_transaction:  # left open by a failure we could not roll back
+                    self._roll_back()
+                cursor = self._db.execute(
+                    "UPDATE predictions SET feedback = ?, feedback_timestamp = ? WHERE prediction_id = ?",
+                    (churned, utc_now(), prediction_id),
+                )
+            except sqlite3.Error as err:
+                raise PredictionLogError(f"{self.path}: {err}") from None
         return cursor.rowcount > 0
 
     def recent(self, limit: int = 20) -> list[dict]:
