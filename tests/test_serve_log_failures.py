@@ -59,6 +59,26 @@ def test_a_failed_commit_is_rolled_back_and_the_log_keeps_working(tmp_path):
     assert _integrity(tmp_path / "p.db") == "ok"
 
 
+def test_a_write_that_must_not_wait_gives_way_to_another_writer(tmp_path):
+    """record(wait=False), which the server calls on its event loop, returns False at once when
+    another process holds the write lock, having written nothing; record() then waits for it."""
+    log = PredictionLog(tmp_path / "p.db", timeout=60)
+    assert log.record([_row(1)], wait=False)
+    other = sqlite3.connect(tmp_path / "p.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    assert log.record([_row(2)], wait=False) is False
+    waiting = threading.Thread(target=log.record, args=([_row(3)],))
+    waiting.start()
+    time.sleep(0.5)
+    assert log.record([_row(4)], wait=False) is False  # the waiting write holds the log: no waiting here either
+    other.execute("ROLLBACK")
+    other.close()
+    waiting.join(timeout=60)
+    assert log.record([_row(5)], wait=False)
+    log.close()
+    assert _ids(tmp_path / "p.db") == {f"{i:032x}" for i in (1, 3, 5)}
+
+
 @pytest.fixture
 def app_and_log(tmp_path):
     ensure_champion()
@@ -85,14 +105,16 @@ def test_a_full_log_is_503_and_serving_resumes_when_there_is_room(app_and_log):
     client, path = app_and_log
     records = sample_records(20)
     first = client.post("/predict", json=records[:2]).json()["predictions"]
-    db = client.app.state.log._db  # the server's own connection: SQLite's max_page_count is per connection
-    pages = db.execute("PRAGMA page_count").fetchone()[0]
-    db.execute(f"PRAGMA max_page_count = {pages}")  # the database is full
+    connections = client.app.state.log._connections  # the server's own: max_page_count is per connection
+    pages = connections[0].execute("PRAGMA page_count").fetchone()[0]
+    for db in connections:
+        db.execute(f"PRAGMA max_page_count = {pages}")  # the database is full
     big_batch = records * 20  # needs new pages
     for _ in range(3):
         _assert_log_unwritable(client.post("/predict", json=big_batch))
     assert _served(client) == 2  # the refused predictions were not counted as served
-    db.execute("PRAGMA max_page_count = 1073741823")  # room again
+    for db in connections:
+        db.execute("PRAGMA max_page_count = 1073741823")  # room again
     again = client.post("/predict", json=big_batch)
     assert again.status_code == 200 and len(again.json()["predictions"]) == 400
     assert client.post("/feedback", json={"prediction_id": first[0]["prediction_id"], "churned": 1}).status_code == 200

@@ -141,37 +141,36 @@ def create_app(settings: ServeSettings) -> FastAPI:
             503, f"the prediction log cannot be written, so the request was not served: {err}; try again"
         )
 
-    async def serving_model() -> LoadedModel:  # async: a dependency FastAPI need not send to a thread
-        return model_in_service()
-
-    async def predict_body(request: Request) -> list[dict]:
-        return parse_records(await read_json(request, settings.max_body_bytes), settings.max_batch)
-
     async def feedback_body(request: Request) -> FeedbackRequest:
         return validate(FeedbackRequest, await read_json(request, settings.max_body_bytes))
 
-    # Endpoints that touch the model or the SQLite log are plain ``def``: FastAPI runs them in its
-    # thread pool, so a slow predictor or a write waiting for a lock never stalls the event loop
-    # (and with it /health). Bodies are read by async dependencies first.
+    # Nothing that may block runs on the event loop, or /health would stall with it. /predict is
+    # async for speed (a hop to the thread pool costs more than the numpy fast path itself): that
+    # predictor runs on the loop, any other in the thread pool, and the log write is first tried
+    # without waiting; only if another writer holds the lock does it wait, in the thread pool.
+    # /feedback and /predictions are plain ``def`` endpoints, which FastAPI runs in its thread pool.
     @app.post(
         "/predict",
         openapi_extra=PREDICT_BODY,
         summary="Predict churn for one record or a batch",
         responses=r.answers(r.Predictions, **r.BODY_ERRORS, e503=f"no model is loaded, or {r.LOG_UNWRITABLE}"),
     )
-    def predict(
-        model: LoadedModel = Depends(serving_model),  # one model for the whole request, even if a
-        records: list[dict] = Depends(predict_body),  # reload happens now
-    ):
-        probabilities = model.predictor.predict_proba(records)
+    async def predict(request: Request):  # no dependencies: resolving them costs time on every request
+        model = model_in_service()  # one model for the whole request, even if a reload happens now
+        records = parse_records(await read_json(request, settings.max_body_bytes), settings.max_batch)
+        if getattr(model.predictor, "fast", False):
+            probabilities = model.predictor.predict_proba(records)
+        else:
+            probabilities = await run_in_threadpool(model.predictor.predict_proba, records)
         churned = (probabilities >= settings.threshold).astype(int)
         timestamp, ids = utc_now(), new_ids(len(records))
         rows = [
             (pid, timestamp, model.name, model.version, record, int(c), float(p))
             for pid, record, c, p in zip(ids, records, churned, probabilities)
         ]
-        try:
-            app.state.log.record(rows)  # committed before anyone hears the answer
+        try:  # committed before anyone hears the answer
+            if not app.state.log.record(rows, wait=False):
+                await run_in_threadpool(app.state.log.record, rows)
         except PredictionLogError as err:
             raise log_unwritable(err) from None
         metrics.observe_predictions(records, churned, probabilities, model.version)

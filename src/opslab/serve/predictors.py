@@ -41,6 +41,7 @@ class NumpyPipeline:
     then call the classifier (or, for a linear one, a dot product and a sigmoid)."""
 
     kind = "sklearn (numpy fast path)"
+    fast = True  # microseconds per record: the server calls it on its event loop, without a thread hop
 
     def __init__(self, pipeline):
         from sklearn.compose import ColumnTransformer
