@@ -27,9 +27,6 @@ def number(low: float | None = None, high: float | None = None):
     return Annotated[float, Field(strict=True, allow_inf_nan=False, ge=low, le=high)]
 
 
-Number = number()
-
-
 class HugeNumber(float):
     """A JSON integer with more digits than Python converts (``sys.get_int_max_str_digits()``, 4,300):
     read as an infinite float, so validation refuses it and names its field, remembering its digits
