@@ -75,6 +75,39 @@ GROUND_TRUTH = {
 
 SCENARIOS = ("none", "gradual", "sudden", "concept", "quality")
 
+# What each numeric feature can possibly be (not what is plausible): the lab server refuses values
+# outside these ranges (422), and nothing inside them can overflow the model's arithmetic or the
+# server's input statistics (sums of squares stay below 1e30 after a billion records). They are wide
+# on purpose: the simulator's customers fall far inside them, and so do the ``quality`` scenario's
+# outliers (its unit bug multiplies monthly_charges by 100, up to 20,000), which monitoring must see.
+FEATURE_LIMITS = {
+    "age": (0, 150),  # years
+    "tenure_months": (0, 1_200),  # a century
+    "monthly_charges": (0, 1_000_000),  # simulator 10 to 200; a price in cents by mistake is 1,000 to 20,000
+    "sessions_per_week": (0, 10_000),
+    "avg_session_minutes": (0, 10_080),  # the minutes in a week
+    "support_tickets_90d": (0, 100_000),
+    "payment_failures_90d": (0, 100_000),
+    "days_since_last_login": (0, 36_500),  # a century
+}
+
+# One customer, for examples: the lab server's documentation, its probe records, the demo's form
+# (a new, unhappy monthly subscriber).
+EXAMPLE_RECORD = {
+    "age": 42,
+    "tenure_months": 3,
+    "monthly_charges": 89.5,
+    "sessions_per_week": 1.5,
+    "avg_session_minutes": 12.0,
+    "support_tickets_90d": 2,
+    "payment_failures_90d": 1,
+    "days_since_last_login": 20,
+    "plan": "basic",
+    "contract": "monthly",
+    "payment_method": "card",
+    "region": "north",
+}
+
 
 def _rng(*keys: object) -> np.random.Generator:
     """A generator seeded from any mix of ints and strings, stable across runs and platforms."""

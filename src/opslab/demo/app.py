@@ -12,25 +12,17 @@ go_offline()  # analytics off before gradio is imported (also for the Space, whi
 
 import gradio as gr  # noqa: E402
 
-from opslab.data import CATEGORICAL_FEATURES, CATEGORIES, NUMERIC_FEATURES, TARGET, make_customers  # noqa: E402
+from opslab.data import (  # noqa: E402
+    CATEGORICAL_FEATURES,
+    CATEGORIES,
+    EXAMPLE_RECORD,  # the customer the form starts with
+    NUMERIC_FEATURES,
+    TARGET,
+    make_customers,
+)
 from opslab.demo import handlers  # noqa: E402
 from opslab.demo.client import LabServerClient  # noqa: E402
 
-# A customer to start the form with (a new, unhappy monthly subscriber).
-EXAMPLE_CUSTOMER = {
-    "age": 34,
-    "tenure_months": 3,
-    "monthly_charges": 84.5,
-    "sessions_per_week": 1.5,
-    "avg_session_minutes": 12.0,
-    "support_tickets_90d": 3,
-    "payment_failures_90d": 1,
-    "days_since_last_login": 18,
-    "plan": "basic",
-    "contract": "monthly",
-    "payment_method": "card",
-    "region": "south",
-}
 INTEGER_FEATURES = {
     "age",
     "tenure_months",
@@ -81,7 +73,7 @@ def _customer_form() -> list[gr.components.Component]:
         for name in NUMERIC_FEATURES:
             fields.append(
                 gr.Number(
-                    EXAMPLE_CUSTOMER[name],
+                    EXAMPLE_RECORD[name],
                     label=name,
                     minimum=0,
                     precision=0 if name in INTEGER_FEATURES else None,
@@ -90,7 +82,7 @@ def _customer_form() -> list[gr.components.Component]:
             )
     with gr.Row():
         for name in CATEGORICAL_FEATURES:
-            fields.append(gr.Dropdown(CATEGORIES[name], value=EXAMPLE_CUSTOMER[name], label=name))
+            fields.append(gr.Dropdown(CATEGORIES[name], value=EXAMPLE_RECORD[name], label=name))
     return fields
 
 

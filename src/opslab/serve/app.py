@@ -11,16 +11,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from opslab.serve import responses as r
 from opslab.serve.drift import DriftMonitor, DriftSettings, input_problems
 from opslab.serve.metrics import MetricsMiddleware, ServerMetrics
-from opslab.serve.model_store import ModelLoadError, ModelStore
-from opslab.serve.prediction_log import PredictionLog, utc_now
+from opslab.serve.model_store import LoadedModel, ModelLoadError, ModelStore
+from opslab.serve.prediction_log import PredictionLog, PredictionLogError, utc_now
 from opslab.serve.schema import (
     CustomerRecord,
     FeedbackRequest,
@@ -50,6 +52,7 @@ class ServeSettings:
     metrics_dir: Path | None = None  # shared by the workers; None: a private temporary folder
     drift_metrics: bool = True
     drift: DriftSettings = field(default_factory=DriftSettings)
+    log_timeout: float = 10.0  # seconds a prediction waits for another writer's lock on the log
 
     @classmethod
     def from_env(cls) -> "ServeSettings":
@@ -70,6 +73,7 @@ class ServeSettings:
                 feedback_window=int(env.get("OPSLAB_FEEDBACK_WINDOW", 500)),
                 min_labels=int(env.get("OPSLAB_FEEDBACK_MIN_LABELS", 50)),
             ),
+            log_timeout=float(env.get("OPSLAB_LOG_TIMEOUT", 10)),
         )
 
 
@@ -80,8 +84,12 @@ class SafeJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
 
 
-def _openapi_body(schema: dict) -> dict:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+# Request bodies are read by schema.read_json, not by FastAPI's typed body parameters: the same
+# checks (413 while streaming, 415, 400 for bad JSON, a named 422 for an integer too long for Python)
+# for every endpoint, and for /predict a measurably faster path (see book/m3/serving.md). The
+# documented schemas come from the same pydantic models that validate, so they cannot drift apart.
+def _openapi_body(schema: dict, required: bool = True) -> dict:
+    return {"requestBody": {"required": required, "content": {"application/json": {"schema": schema}}}}
 
 
 RECORD_SCHEMA = CustomerRecord.model_json_schema()
@@ -97,9 +105,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
     metrics = ServerMetrics(settings.metrics_dir, [drift] if settings.drift_metrics else [])
     reload_lock = asyncio.Lock()
 
+    bearer = HTTPBearer(auto_error=False, description="OPSLAB_ADMIN_TOKEN")
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.log = PredictionLog(Path(settings.data_dir) / "predictions.db")
+        app.state.log = PredictionLog(Path(settings.data_dir) / "predictions.db", timeout=settings.log_timeout)
         try:
             await run_in_threadpool(store.load_and_swap, settings.model_uri)
         except ModelLoadError as err:  # stay up: /ready says why, /admin/reload can fix it
@@ -135,14 +145,32 @@ def create_app(settings: ServeSettings) -> FastAPI:
         ]
         return SafeJSONResponse({"detail": details}, status_code=422)
 
-    def model_in_service():
+    def model_in_service() -> LoadedModel:
         model = store.current
         if model is None:
             raise HTTPException(503, f"no model loaded: {store.error or 'still starting'}")
         return model
 
-    @app.post("/predict", openapi_extra=PREDICT_BODY, summary="Predict churn for one record or a batch")
-    async def predict(request: Request):
+    def log_unwritable(err: PredictionLogError) -> HTTPException:
+        return HTTPException(
+            503, f"the prediction log cannot be written, so the request was not served: {err}; try again"
+        )
+
+    async def feedback_body(request: Request) -> FeedbackRequest:
+        return validate(FeedbackRequest, await read_json(request, settings.max_body_bytes))
+
+    # Nothing that may block runs on the event loop, or /health would stall with it. /predict is
+    # async for speed (a hop to the thread pool costs more than the numpy fast path itself): that
+    # predictor runs on the loop, any other in the thread pool, and the log write is first tried
+    # without waiting; only if another writer holds the lock does it wait, in the thread pool.
+    # /feedback and /predictions are plain ``def`` endpoints, which FastAPI runs in its thread pool.
+    @app.post(
+        "/predict",
+        openapi_extra=PREDICT_BODY,
+        summary="Predict churn for one record or a batch",
+        responses=r.answers(r.Predictions, **r.BODY_ERRORS, e503=f"no model is loaded, or {r.LOG_UNWRITABLE}"),
+    )
+    async def predict(request: Request):  # no dependencies: resolving them costs time on every request
         model = model_in_service()  # one model for the whole request, even if a reload happens now
         payload = await read_json(request, settings.max_body_bytes)
         try:
@@ -150,14 +178,21 @@ def create_app(settings: ServeSettings) -> FastAPI:
         except HTTPException as refused:  # count the refused values by field and problem
             metrics.observe_problems(input_problems(getattr(refused, "problems", refused.detail)))
             raise
-        probabilities = model.predictor.predict_proba(records)
+        if getattr(model.predictor, "fast", False):
+            probabilities = model.predictor.predict_proba(records)
+        else:
+            probabilities = await run_in_threadpool(model.predictor.predict_proba, records)
         churned = (probabilities >= settings.threshold).astype(int)
         timestamp, ids = utc_now(), new_ids(len(records))
         rows = [
             (pid, timestamp, model.name, model.version, record, int(c), float(p))
             for pid, record, c, p in zip(ids, records, churned, probabilities)
         ]
-        app.state.log.record(rows)  # committed before anyone hears the answer
+        try:  # committed before anyone hears the answer
+            if not app.state.log.record(rows, wait=False):
+                await run_in_threadpool(app.state.log.record, rows)
+        except PredictionLogError as err:
+            raise log_unwritable(err) from None
         metrics.observe_predictions(records, churned, probabilities, model.version)
         answers = [
             {"prediction_id": i, "churned": c, "probability": p, "model_name": name, "model_version": version}
@@ -169,47 +204,79 @@ def create_app(settings: ServeSettings) -> FastAPI:
         "/feedback",
         openapi_extra=_openapi_body(FeedbackRequest.model_json_schema()),
         summary="Record the true outcome of a prediction",
+        responses=r.answers(
+            r.FeedbackRecorded, **r.BODY_ERRORS, e404="no such prediction_id in the log", e503=r.LOG_UNWRITABLE
+        ),
     )
-    async def feedback(request: Request):
-        body = validate(FeedbackRequest, await read_json(request, settings.max_body_bytes))
-        if not app.state.log.add_feedback(body.prediction_id, body.churned):
+    def feedback(body: FeedbackRequest = Depends(feedback_body)):
+        try:
+            found = app.state.log.add_feedback(body.prediction_id, body.churned)
+        except PredictionLogError as err:
+            raise log_unwritable(err) from None
+        if not found:
             raise HTTPException(404, f"prediction_id {body.prediction_id} is not in the prediction log")
         metrics.observe_feedback(body.churned)
         return {"prediction_id": body.prediction_id, "status": "recorded"}
 
-    @app.get("/health", summary="Liveness: the process answers")
+    @app.get("/health", summary="Liveness: the process answers", responses=r.answers(r.Health))
     async def health():
         return {"status": "ok"}
 
-    @app.get("/ready", summary="Readiness: a model is loaded")
+    @app.get(
+        "/ready",
+        summary="Readiness: a model is loaded",
+        responses={200: {"model": r.Ready}, 503: {"model": r.NotReady, "description": "no model is loaded"}},
+    )
     async def ready():
         model = store.current
         if model is None:
             return SafeJSONResponse({"status": "not ready", "detail": store.error or "still starting"}, 503)
         return {"status": "ready", "model_name": model.name, "model_version": model.version}
 
-    @app.get("/model", summary="The model in service: name, version, metrics, features, importance")
+    @app.get(
+        "/model",
+        summary="The model in service: name, version, metrics, features, importance",
+        responses=r.answers(r.ModelCard, e503="no model is loaded"),
+    )
     async def model_card():
         return model_in_service().describe()
 
-    @app.get("/metrics", summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,  # documents text/plain: Prometheus's text format, not JSON
+        responses={200: {"description": "the Prometheus text exposition format"}},
+    )
     async def prometheus():
         body, content_type = await run_in_threadpool(metrics.render)  # reads the log: off the event loop
         return Response(body, media_type=content_type)
 
-    @app.get("/predictions", summary="The newest logged predictions, newest first")
-    async def predictions(limit: int = Query(20, ge=1, le=1000)):
+    @app.get(
+        "/predictions",
+        summary="The newest logged predictions, newest first",
+        responses=r.answers(r.LoggedPredictions, e422="limit is not a whole number from 1 to 1000"),
+    )
+    def predictions(limit: int = Query(20, ge=1, le=1000)):
         return {"predictions": app.state.log.recent(limit)}
+
+    async def admin(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        check_admin(credentials, settings.admin_token)
 
     @app.post(
         "/admin/reload",
-        openapi_extra=_openapi_body(ReloadRequest.model_json_schema()),
+        openapi_extra=_openapi_body(ReloadRequest.model_json_schema(), required=False),
         summary="Load another model (bearer token) and switch to it atomically",
+        dependencies=[Depends(admin)],
+        responses=r.answers(
+            r.Reloaded,
+            **r.BODY_ERRORS,
+            e401="no bearer token",
+            e403="a wrong token, or the server has no OPSLAB_ADMIN_TOKEN",
+            e404="no model at that URI",
+        ),
     )
     async def reload(request: Request):
-        check_admin(request, settings.admin_token)
-        payload = await read_json(request, settings.max_body_bytes, required=False)
-        body = validate(ReloadRequest, payload if payload is not None else {})
+        body = validate(ReloadRequest, await read_json(request, settings.max_body_bytes, empty={}))
         uri = body.model_uri or settings.model_uri
         async with reload_lock:
             try:  # loads in a worker thread: the event loop keeps answering with the old model
@@ -247,11 +314,10 @@ def new_ids(n: int) -> list[str]:
     return [prefix + raw[i : i + 20] for i in range(0, 20 * n, 20)]
 
 
-def check_admin(request: Request, token: str | None) -> None:
+def check_admin(credentials: HTTPAuthorizationCredentials | None, token: str | None) -> None:
     """401 without a bearer token, 403 with a wrong one (or when the server has no token set)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
+    given = credentials.credentials if credentials else ""
+    if not given.strip():
         raise HTTPException(
             401,
             "admin endpoint: send Authorization: Bearer <OPSLAB_ADMIN_TOKEN>",

@@ -38,6 +38,12 @@ def configure(parser) -> None:
         default=int(os.environ.get("OPSLAB_MAX_BODY_BYTES", 1_000_000)),
         help="largest request body in bytes (default 1000000)",
     )
+    parser.add_argument(
+        "--log-timeout",
+        type=float,
+        default=float(os.environ.get("OPSLAB_LOG_TIMEOUT", 10)),
+        help="seconds a prediction waits for a lock on the prediction log before answering 503 (default 10)",
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     parser.add_argument("--access-log", action="store_true", help="print one line per request")
 
@@ -68,6 +74,7 @@ def command(args) -> int:
         ("OPSLAB_DATA_DIR", args.data_dir),
         ("OPSLAB_MAX_BATCH", args.max_batch),
         ("OPSLAB_MAX_BODY_BYTES", args.max_body_bytes),
+        ("OPSLAB_LOG_TIMEOUT", args.log_timeout),
     ]:
         if value is not None:
             os.environ[key] = str(value)

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from opslab.data import FEATURES
+from opslab.data import EXAMPLE_RECORD, FEATURES
 from opslab.serve.predictors import OnnxPredictor, PyfuncPredictor, sklearn_predictor
-from opslab.serve.schema import EXAMPLE_RECORD
 
 REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 

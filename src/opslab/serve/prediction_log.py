@@ -28,6 +28,11 @@ CREATE INDEX IF NOT EXISTS predictions_by_time ON predictions (timestamp);
 _compact = json.JSONEncoder(separators=(",", ":"))
 
 
+class PredictionLogError(RuntimeError):
+    """The log could not be written (locked past the timeout, full, read-only, I/O error); nothing
+    of the failed write was kept, and the log takes writes again once the cause is gone."""
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -35,45 +40,70 @@ def utc_now() -> str:
 class PredictionLog:
     """One SQLite file shared by every worker process. ``synchronous`` NORMAL (the default here)
     survives a killed process, since a commit has reached the WAL file before it returns; FULL also
-    survives a power cut, at a cost of an fsync per request."""
+    survives a power cut, at a cost of an fsync per request. A write waits up to ``timeout`` seconds
+    for another writer's lock, then fails with :class:`PredictionLogError`: call such blocking
+    methods from a worker thread, not from the event loop. ``record(rows, wait=False)`` never waits
+    (it returns False instead), so it may run on the event loop."""
 
-    def __init__(self, path: str | Path, synchronous: str = "NORMAL"):
+    def __init__(self, path: str | Path, synchronous: str = "NORMAL", timeout: float = 10):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=timeout)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(SCHEMA)
+        # a second connection that never waits for a lock (busy timeout 0), for record(wait=False)
+        self._at_once = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0)
+        self._at_once.execute(f"PRAGMA synchronous={synchronous}")
+        self._connections = (self._db, self._at_once)
         self._lock = threading.Lock()
 
-    def record(self, rows: list[tuple]) -> None:
+    def record(self, rows: list[tuple], wait: bool = True) -> bool:
         """Commit predictions: (prediction_id, timestamp, model_name, model_version, inputs_dict,
-        churned, probability). Returns only once they are committed."""
+        churned, probability). Returns True once they are committed; with ``wait=False``, returns False
+        at once, having written nothing, if another writer holds the log's lock."""
         dumps = _compact.encode
         data = [
             (pid, ts, name, version, dumps(inputs), churned, p)
             for pid, ts, name, version, inputs, churned, p in rows
         ]
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    "INSERT INTO predictions (prediction_id, timestamp, model_name, model_version, inputs, "
-                    "churned, probability) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    data,
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        if not self._lock.acquire(blocking=wait):
+            return False
+        db = self._db if wait else self._at_once
+        try:
+            if db.in_transaction:  # left open by a failure we could not roll back
+                _roll_back(db)
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "INSERT INTO predictions (prediction_id, timestamp, model_name, model_version, inputs, "
+                "churned, probability) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                data,
+            )
+            db.execute("COMMIT")
+            return True
+        except sqlite3.Error as err:
+            _roll_back(db)  # a failed INSERT or COMMIT leaves the transaction open: every later BEGIN fails
+            if not wait and getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
+                return False  # another process is writing: the caller waits for it, off the event loop
+            raise PredictionLogError(f"{self.path}: {err}") from None
+        except BaseException:
+            _roll_back(db)
+            raise
+        finally:
+            self._lock.release()
 
     def add_feedback(self, prediction_id: str, churned: int) -> bool:
         """Store the true label next to its prediction; False if the id is unknown."""
         with self._lock:
-            cursor = self._db.execute(
-                "UPDATE predictions SET feedback = ?, feedback_timestamp = ? WHERE prediction_id = ?",
-                (churned, utc_now(), prediction_id),
-            )
+            try:
+                if self._db.in_transaction:  # left open by a failure we could not roll back
+                    _roll_back(self._db)
+                cursor = self._db.execute(
+                    "UPDATE predictions SET feedback = ?, feedback_timestamp = ? WHERE prediction_id = ?",
+                    (churned, utc_now(), prediction_id),
+                )
+            except sqlite3.Error as err:
+                raise PredictionLogError(f"{self.path}: {err}") from None
         return cursor.rowcount > 0
 
     def recent(self, limit: int = 20) -> list[dict]:
@@ -104,4 +134,14 @@ class PredictionLog:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            for db in self._connections:
+                db.close()
+
+
+def _roll_back(db: sqlite3.Connection) -> None:
+    """End a failed transaction, if SQLite has not already (it rolls back on some errors itself)."""
+    if db.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # nothing was committed; the next write checks in_transaction again

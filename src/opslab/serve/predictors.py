@@ -9,6 +9,7 @@ against the pipeline itself before use and any other pipeline falls back to ``Fr
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 from opslab.data import FEATURES, NUMERIC_FEATURES
 
@@ -40,6 +41,7 @@ class NumpyPipeline:
     then call the classifier (or, for a linear one, a dot product and a sigmoid)."""
 
     kind = "sklearn (numpy fast path)"
+    fast = True  # microseconds per record: the server calls it on its event loop, without a thread hop
 
     def __init__(self, pipeline):
         from sklearn.compose import ColumnTransformer
@@ -97,7 +99,7 @@ class NumpyPipeline:
     def predict_proba(self, records: list[dict]) -> np.ndarray:
         z = self.transform(records)
         if self.coef is not None:
-            p1 = 1.0 / (1.0 + np.exp(-(z @ self.coef + self.intercept)))
+            p1 = expit(z @ self.coef + self.intercept)  # no overflow warning for extreme inputs
             return p1 if self.column == 1 else 1.0 - p1
         return np.asarray(self.classifier.predict_proba(z))[:, self.column]
 

@@ -8,34 +8,49 @@ import math
 from typing import Annotated, Any, Literal
 
 from fastapi import HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
-from opslab.data import CATEGORICAL_FEATURES, CATEGORIES, FEATURES, NUMERIC_FEATURES
+from opslab.data import CATEGORICAL_FEATURES, CATEGORIES, EXAMPLE_RECORD, FEATURE_LIMITS, FEATURES, NUMERIC_FEATURES
 
-# A JSON number (int or float), finite; strings such as "42" and booleans are refused, not coerced.
-Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
-EXAMPLE_RECORD = {
-    "age": 42,
-    "tenure_months": 3,
-    "monthly_charges": 89.5,
-    "sessions_per_week": 1.5,
-    "avg_session_minutes": 12.0,
-    "support_tickets_90d": 2,
-    "payment_failures_90d": 1,
-    "days_since_last_login": 20,
-    "plan": "basic",
-    "contract": "monthly",
-    "payment_method": "card",
-    "region": "north",
-}
+def number(low: float | None = None, high: float | None = None):
+    """A JSON number (int or float), finite, within [low, high]; strings such as "42" and booleans are
+    refused, not coerced."""
+    return Annotated[float, Field(strict=True, allow_inf_nan=False, ge=low, le=high)]
+
+
+class HugeNumber(float):
+    """A JSON integer with more digits than Python converts (``sys.get_int_max_str_digits()``, 4,300):
+    read as an infinite float, so validation refuses it and names its field, remembering its digits
+    for the message (``json.loads`` alone raises a bare ValueError that would name nothing)."""
+
+    def __new__(cls, text: str):
+        value = super().__new__(cls, "-inf" if text.startswith("-") else "inf")
+        value.text = text
+        return value
+
+
+def _parse_int(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return HugeNumber(text)
 
 
 def record_model(numeric: list[str] = NUMERIC_FEATURES, categories: dict[str, list[str]] | None = None):
-    """A pydantic model with one required field per feature: numbers for ``numeric``, one of the
-    allowed strings for each categorical feature; unknown fields are refused."""
+    """A pydantic model with one required field per feature: numbers for ``numeric`` (within
+    ``opslab.data.FEATURE_LIMITS``), one of the allowed strings for each categorical feature; unknown
+    fields are refused."""
     categories = CATEGORIES if categories is None else categories
-    fields: dict[str, Any] = {name: (Number, ...) for name in numeric}
+    fields: dict[str, Any] = {name: (number(*FEATURE_LIMITS.get(name, (None, None))), ...) for name in numeric}
     fields |= {name: (Literal[tuple(values)], ...) for name, values in categories.items()}
     config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_RECORD]})
     return create_model("CustomerRecord", __config__=config, **fields)
@@ -45,10 +60,21 @@ CustomerRecord = record_model(NUMERIC_FEATURES, {c: CATEGORIES[c] for c in CATEG
 assert list(CustomerRecord.model_fields) == FEATURES
 
 
+def _integral_float_as_int(value: Any) -> Any:
+    # JSON has one kind of number, and JSON Schema's "integer" (what the OpenAPI document promises)
+    # admits 1.0: clients that hold labels in a float column (pandas, JavaScript) send 0.0 and 1.0.
+    # So those are the integers 0 and 1; 0.5, "1" and true are still refused.
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prediction_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="the id /predict returned")
-    churned: int = Field(strict=True, ge=0, le=1, description="the true outcome: 1 churned, 0 stayed")
+    churned: Annotated[int, BeforeValidator(_integral_float_as_int)] = Field(
+        strict=True, ge=0, le=1, description="the true outcome: 1 churned, 0 stayed (1.0 and 0.0 too)"
+    )
 
 
 class ReloadRequest(BaseModel):
@@ -63,6 +89,10 @@ class ReloadRequest(BaseModel):
 
 def _json_safe(value: Any) -> Any:
     """The offending input, short enough to echo back in an error message."""
+    if isinstance(value, HugeNumber):
+        value = value.text
+        digits = value.lstrip("-")
+        return f"{value[: len(value) - len(digits)]}{digits[:6]}... ({len(digits)} digits)"
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
@@ -90,6 +120,11 @@ def describe_errors(
                 if expected
                 else f"{where}: unknown field"
             )
+        elif isinstance(e.get("input"), HugeNumber):
+            msg = f"{where}: a number of {len(e['input'].text.lstrip('-'))} digits is too large"
+        elif e["type"] in ("greater_than_equal", "less_than_equal") and field in FEATURE_LIMITS:
+            low, high = FEATURE_LIMITS[field]
+            msg = f"{where}: {e['msg']} (allowed range {low:,} to {high:,})"
         else:
             msg = f"{where}: {e['msg']}"
         entry = {"loc": [*prefix, *loc], "field": field, "msg": msg, "type": e["type"]}
@@ -111,8 +146,12 @@ def validate(model_or_adapter, payload: Any, prefix: tuple = ("body",)):
         raise HTTPException(422, describe_errors(err, prefix)) from None
 
 
-async def read_json(request: Request, max_bytes: int, required: bool = True) -> Any:
-    """The request body as JSON, after checking its content type and size (415, 413, 400)."""
+_REQUIRED = object()
+
+
+async def read_json(request: Request, max_bytes: int, empty: Any = _REQUIRED) -> Any:
+    """The request body as JSON, after checking its content type and size (415, 413, 400). An empty
+    body is a 400, or ``empty`` if given (a body of JSON ``null`` is still ``None``)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > max_bytes:
@@ -127,14 +166,19 @@ async def read_json(request: Request, max_bytes: int, required: bool = True) -> 
         chunks.append(chunk)
     body = b"".join(chunks)
     if not body.strip():
-        if not required:
-            return None
+        if empty is not _REQUIRED:
+            return empty
         raise HTTPException(400, "request body is empty: send JSON")
     if media_type != "application/json":
         shown = media_type or "no Content-Type header"
         raise HTTPException(415, f"Content-Type must be application/json, got {shown}")
     try:
-        return json.loads(body)
+        try:
+            return json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise
+        except ValueError:  # an integer over Python's digit limit: read again, marking it (rare, slower)
+            return json.loads(body, parse_int=_parse_int)
     except UnicodeDecodeError:
         raise HTTPException(400, "request body is not UTF-8 text") from None
     except json.JSONDecodeError as err:
@@ -191,12 +235,12 @@ def parse_records(payload: Any, max_batch: int) -> list[dict]:
 
 def _kind(value: Any) -> str:
     kinds = {
+        bool: "a boolean",
         str: "a string",
         int: "a number",
         float: "a number",
-        bool: "a boolean",
         type(None): "null",
         list: "an array",
         dict: "an object",
     }
-    return kinds.get(type(value), type(value).__name__)
+    return next((kind for t, kind in kinds.items() if isinstance(value, t)), type(value).__name__)
