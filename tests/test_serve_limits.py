@@ -154,9 +154,10 @@ def test_metrics_stay_finite_after_the_largest_accepted_values(client):
     values = metric_values(client.get("/metrics").text)
     bad = {name: v for name, v in values.items() if not math.isfinite(v)}
     assert not bad, bad
-    count = values['opslab_feature_value_count{feature="monthly_charges"}']
-    squares = values['opslab_feature_value_squares{feature="monthly_charges"}']
-    assert count >= 20_000 and squares >= 10_000 * FEATURE_LIMITS["monthly_charges"][1] ** 2
+    served = sum(v for name, v in values.items() if name.startswith("opslab_predictions_total{"))
+    assert served >= 20_000, served
+    # the extremes did reach the statistics: the drift window (all extreme records) is far from training
+    assert values['opslab_feature_psi{feature="monthly_charges"}'] > 1.0
 
 
 def test_the_limits_leave_room_for_a_billion_extreme_records():
