@@ -48,12 +48,25 @@ def is_local(url: str) -> bool:
 
 
 class RequestLog:
-    """Every URL a page asks for (requests and WebSockets, in all its frames), from when it is made."""
+    """Every URL a page asks for (requests and WebSockets, in all its frames) inside ``with``."""
 
     def __init__(self, page):
-        self.urls: list[str] = []
-        page.on("request", lambda request: self.urls.append(request.url))
-        page.on("websocket", lambda socket: self.urls.append(socket.url))
+        self.page, self.urls = page, []
+
+    def __enter__(self) -> RequestLog:
+        self.page.on("request", self.on_request)
+        self.page.on("websocket", self.on_websocket)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.page.remove_listener("request", self.on_request)
+        self.page.remove_listener("websocket", self.on_websocket)
+
+    def on_request(self, request) -> None:
+        self.urls.append(request.url)
+
+    def on_websocket(self, socket) -> None:
+        self.urls.append(socket.url)
 
     def foreign(self) -> list[str]:
         """The URLs that left this machine (sorted, without repeats)."""

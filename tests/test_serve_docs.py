@@ -69,18 +69,17 @@ def page(browser):  # noqa: F811
 def test_swagger_ui_renders_and_runs_a_request_offline(page, lab_server_url):  # noqa: F811
     from playwright.sync_api import expect
 
-    requests = RequestLog(page)
-    page.goto(f"{lab_server_url}/docs", wait_until="networkidle")
-    predict = page.locator(".opblock-post .opblock-summary-path[data-path='/predict']")
-    expect(predict).to_be_visible(timeout=30_000)
-    expect(page.locator(".info .title")).to_contain_text("opslab lab server")
-
-    health = page.locator(".opblock-get", has=page.locator(".opblock-summary-path[data-path='/health']"))
-    health.locator(".opblock-summary").click()
-    health.get_by_role("button", name="Try it out").click()
-    health.get_by_role("button", name="Execute").click()
-    live = health.locator(".live-responses-table .response")
-    expect(live.locator(".response-col_status")).to_have_text("200", timeout=30_000)
-    expect(live.locator(".response-col_description")).to_contain_text('"status": "ok"')
+    with RequestLog(page) as requests:
+        page.goto(f"{lab_server_url}/docs", wait_until="networkidle")
+        predict = page.locator(".opblock-post .opblock-summary-path[data-path='/predict']")
+        expect(predict).to_be_visible(timeout=30_000)
+        expect(page.locator(".info .title")).to_contain_text("opslab lab server")
+        health = page.locator(".opblock-get", has=page.locator(".opblock-summary-path[data-path='/health']"))
+        health.locator(".opblock-summary").click()
+        health.get_by_role("button", name="Try it out").click()
+        health.get_by_role("button", name="Execute").click()
+        live = health.locator(".live-responses-table .response")
+        expect(live.locator(".response-col_status")).to_have_text("200", timeout=30_000)
+        expect(live.locator(".response-col_description")).to_contain_text('"status": "ok"')
     assert requests.foreign() == [], f"/docs asked other hosts: {requests.foreign()}"
 
