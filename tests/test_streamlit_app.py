@@ -1,4 +1,5 @@
-"""The Streamlit mini project, run by streamlit.testing.v1.AppTest against a real lab server."""
+"""The Streamlit mini project, run by streamlit.testing.v1.AppTest against a real lab server; and once
+for real (`streamlit run`) in Chromium, to see that its page asks no other host."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from opslab.background import free_port
+from browser import RequestLog, browser  # noqa: F401  (fixture)
+from opslab.background import BackgroundServer, free_port
 from opslab.data import TARGET, make_customers
 from servers import lab_server_url  # noqa: F401  (fixture)
 
@@ -72,3 +74,27 @@ def test_server_down_is_said_clearly(run_app):
     app = run_app(f"http://127.0.0.1:{free_port()}", customers_csv())
     assert "not reachable" in app.sidebar.error[0].value
     assert "not reachable" in app.error[0].value and not app.dataframe
+
+
+@pytest.mark.browser
+def test_the_page_asks_no_other_host(browser, lab_server_url):  # noqa: F811
+    """`streamlit run apps/streamlit_app.py` as the README says (no flags): the app's own config
+    (apps/.streamlit/config.toml) keeps the page from sending usage statistics anywhere."""
+    import sys
+
+    from playwright.sync_api import expect
+
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--server.port", str(port), "--", "--server-url", lab_server_url]
+    app = BackgroundServer(command, f"http://127.0.0.1:{port}/_stcore/health", timeout=120, name="streamlit")
+    for name in [n for n in app.env if n.startswith("STREAMLIT_")]:  # the test session's go_offline() set
+        del app.env[name]  # these; a learner's shell has none of them
+    with app:
+        page = browser.new_page()
+        with RequestLog(page) as requests:
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+            expect(page.get_by_text("churn-classifier").first).to_be_visible(timeout=60_000)
+            page.wait_for_load_state("networkidle")
+        page.close()
+    assert requests.urls and requests.foreign() == [], f"the app asked other hosts: {requests.foreign()}"
