@@ -83,3 +83,9 @@ def foreign_requests(browser, base_url: str, pages: list[str]) -> dict[str, list
 def test_every_page_loads_without_other_hosts(browser, book_url):  # noqa: F811
     pages = ["index.html", "search.html", "genindex.html"] + [f"{entry}.html" for entry in toc_files()]
     assert foreign_requests(browser, book_url, pages) == {}
+
+
+def test_the_book_serves_mathjax_itself(built_book):
+    """dollarmath is on, so any page may hold math: MathJax must come from the book, not a CDN."""
+    assert (built_book / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    assert (built_book / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
