@@ -107,7 +107,8 @@ class LabServerClient:
             and all(isinstance(p, dict) and PREDICTION_KEYS <= p.keys() for p in predictions)
         ):
             keys = ", ".join(sorted(PREDICTION_KEYS))
-            raise self._not_the_lab_server("POST", "/predict", f"something other than {len(records)} {keys}")
+            what = f"something other than {len(records)} prediction(s) ({keys})"
+            raise self._not_the_lab_server("POST", "/predict", what)
         return predictions
 
     def feedback(self, prediction_id: str, churned: int) -> dict:
