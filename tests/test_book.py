@@ -1,4 +1,5 @@
-"""The book builds with warnings as errors, executing every lab, and renders what learners need."""
+"""The book builds with warnings as errors, executing every lab, and renders what learners need,
+and its pages load offline: served locally and opened in a real Chromium, they ask no other host."""
 
 import os
 import subprocess
@@ -8,7 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from browser import RequestLog, browser  # noqa: F401  (fixture)
 from conftest import REPO
+from opslab.background import BackgroundServer, free_port
 
 pytestmark = pytest.mark.notebooks
 
@@ -48,3 +51,41 @@ def test_lab_pages_hide_the_colab_install_cell_and_show_executed_output(built_bo
         page = (built_book / f"{entry}.html").read_text()
         assert "pip install" not in page, f"{entry} shows the Colab install cell"
         assert "cell_output" in page, f"{entry} has no executed output"
+
+
+@pytest.fixture(scope="module")
+def book_url(built_book):
+    """The built book served over HTTP on this machine, as a learner would open it."""
+    port = free_port()
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(built_book)]
+    with BackgroundServer(command, f"http://127.0.0.1:{port}/index.html", name="book") as server:
+        yield server.ready_url.rsplit("/", 1)[0]
+
+
+def foreign_requests(browser, base_url: str, pages: list[str]) -> dict[str, list[str]]:  # noqa: F811
+    """For each page (a path under ``base_url``): the URLs on other hosts it asked for while loading."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        found = {}
+        for path in pages:
+            with RequestLog(page) as requests:
+                response = page.goto(f"{base_url}/{path}", wait_until="networkidle")
+            assert response is not None and response.ok, f"{path}: {response and response.status}"
+            if requests.foreign():
+                found[path] = requests.foreign()
+        return found
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_every_page_loads_without_other_hosts(browser, book_url):  # noqa: F811
+    pages = ["index.html", "search.html", "genindex.html"] + [f"{entry}.html" for entry in toc_files()]
+    assert foreign_requests(browser, book_url, pages) == {}
+
+
+def test_the_book_serves_mathjax_itself(built_book):
+    """dollarmath is on, so any page may hold math: MathJax must come from the book, not a CDN."""
+    assert (built_book / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    assert (built_book / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()

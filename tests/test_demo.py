@@ -183,3 +183,97 @@ def test_demo_refuses_a_taken_port_with_a_message(demos):
     assert done.returncode == 2 and f"cannot serve on 127.0.0.1:{port}" in done.stdout, (
         done.stdout + done.stderr
     )
+
+
+@pytest.mark.parametrize("url", ["localhost:8000", "127.0.0.1:8000", "http://", "http://localhost:port", "ftp://x"])
+def test_a_url_that_is_no_server_url_is_explained(url):
+    from opslab.demo import handlers
+    from opslab.demo.client import LabServerClient, LabServerError
+
+    client = LabServerClient(url)
+    with pytest.raises(LabServerError, match="not a server URL. Write it like http://127.0.0.1:8000"):
+        client.model()
+    with pytest.raises(LabServerError, match="not reachable"):
+        client.predict(to_records(make_customers(2, seed=1)))
+    assert handlers.server_status(client).startswith("⚠ The lab server")
+
+
+class OddServer:
+    """A tiny HTTP server on this machine that answers every request with one fixed body (not the lab
+    server): for what the demo's client does when something else listens at the URL."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.status, self.body = 200, b"{}"
+        odd = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(odd.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(odd.body)))
+                self.end_headers()
+                self.wfile.write(odd.body)
+
+            do_GET = do_POST = answer
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+
+@pytest.fixture(scope="module")
+def odd_server():
+    import threading
+
+    server = OddServer()
+    thread = threading.Thread(target=server.httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+
+
+@pytest.mark.parametrize(
+    "status, body",
+    [
+        (200, b"[1, 2]"),
+        (200, b'"x"'),
+        (200, b"null"),
+        (200, b"<html>hello</html>"),
+        (200, b'{"predictions": "x"}'),
+        (200, b'{"predictions": [1, 2]}'),
+        (200, b'{"something": "else"}'),
+        (404, b"[1, 2]"),
+        (500, b'"x"'),
+    ],
+    ids=[
+        "list", "string", "null", "html", "predictions-string", "predictions-numbers", "other-object",
+        "404-list", "500-string",
+    ],
+)
+def test_an_answer_that_is_not_the_lab_servers_is_explained(odd_server, status, body):
+    from opslab.demo import handlers
+    from opslab.demo.client import LabServerClient, LabServerError
+
+    odd_server.status, odd_server.body = status, body
+    client = LabServerClient(odd_server.url)
+    records = to_records(make_customers(2, seed=1))
+    with pytest.raises(LabServerError) as predicting:
+        client.predict(records)
+    message = str(predicting.value)
+    assert message.startswith(f"The server at {odd_server.url} answered POST /predict") or (
+        f"answered {status} to POST /predict" in message
+    ), message
+    if status == 200:
+        assert "is the lab server (`opslab serve`) the one at this URL?" in message
+    line = handlers.server_status(client)  # GET /model
+    assert line.startswith("⚠") and ("answered GET /model" in line or f"answered {status} to GET" in line), line
+    status_line, prediction_id = handlers.predict_one(client, *one_customer())
+    assert status_line.startswith("⚠") and prediction_id == "", status_line

@@ -1,5 +1,6 @@
-"""The Streamlit mini project, run by streamlit.testing.v1.AppTest against a real lab server,
-and for real by ``opslab streamlit``."""
+"""The Streamlit mini project, run by streamlit.testing.v1.AppTest against a real lab server, for
+real by ``opslab streamlit``, and once by ``streamlit run`` in Chromium, to see that its page asks no
+other host."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import requests
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import opslab
+from browser import RequestLog, browser  # noqa: F401  (fixture)
 from opslab.background import BackgroundServer, free_port, opslab_command
 from opslab.data import TARGET, make_customers
 from opslab.streamlit import app_path
@@ -94,3 +96,27 @@ def test_opslab_streamlit_serves_the_app_on_the_given_port(lab_server_url):  # n
         assert requests.get(health, timeout=10).text == "ok"
         assert "<title>Streamlit</title>" in requests.get(f"http://127.0.0.1:{port}/", timeout=10).text
         assert f"--server-url {lab_server_url}" in app.output()  # the app was given the lab server
+
+
+@pytest.mark.browser
+def test_the_page_asks_no_other_host(browser, lab_server_url):  # noqa: F811
+    """`streamlit run` on the packaged app with no flags: the app's own config
+    (.streamlit/config.toml next to it) keeps the page from sending usage statistics anywhere."""
+    import sys
+
+    from playwright.sync_api import expect
+
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--server.port", str(port), "--", "--server-url", lab_server_url]
+    app = BackgroundServer(command, f"http://127.0.0.1:{port}/_stcore/health", timeout=120, name="streamlit")
+    for name in [n for n in app.env if n.startswith("STREAMLIT_")]:  # the test session's go_offline() set
+        del app.env[name]  # these; a learner's shell has none of them
+    with app:
+        page = browser.new_page()
+        with RequestLog(page) as requests:
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+            expect(page.get_by_text("churn-classifier").first).to_be_visible(timeout=60_000)
+            page.wait_for_load_state("networkidle")
+        page.close()
+    assert requests.urls and requests.foreign() == [], f"the app asked other hosts: {requests.foreign()}"

@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opslab.serve import responses as r
+from opslab.serve.docs import add_offline_docs
 from opslab.serve.drift import DriftMonitor, DriftSettings, input_problems
 from opslab.serve.metrics import MetricsMiddleware, ServerMetrics
 from opslab.serve.model_store import LoadedModel, ModelLoadError, ModelStore
@@ -125,7 +126,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
         version="1.0",
         lifespan=lifespan,
         default_response_class=SafeJSONResponse,
+        docs_url=None,  # /docs is served from local files by add_offline_docs; no /redoc (it needs a CDN)
+        redoc_url=None,
     )
+    add_offline_docs(app)
     app.state.store, app.state.metrics, app.state.settings = store, metrics, settings
 
     @app.exception_handler(StarletteHTTPException)
