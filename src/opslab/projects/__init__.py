@@ -22,6 +22,7 @@ __all__ = ["PROJECTS", "STANDINS", "act_command", "copy_project", "copy_standins
 
 PROJECTS = ("churn_ci",)
 STANDINS = ("checkout", "setup-python", "cache", "upload-artifact")  # actions/<name>, any ref
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # act colours its log even into a pipe
 
 
 def _copy_tree(source, dest: Path) -> None:
@@ -89,15 +90,19 @@ def run_act(repo: str | os.PathLike, workdir: str | os.PathLike, event: str = "p
     """Run ``repo``'s workflows with `act`, offline, and return the finished process (output as text).
 
     act's own cache and configuration go under ``workdir``; this Python's environment (its ``bin``
-    first on PATH) is the runner's. Raises ``subprocess.TimeoutExpired`` after ``timeout`` seconds.
+    first on PATH) is the runner's. Colour codes are stripped from the output.
+    Raises ``subprocess.TimeoutExpired`` after ``timeout`` seconds.
     """
     workdir = Path(workdir).resolve()
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["XDG_CACHE_HOME"] = str(workdir / "act-home" / "cache")
     env["XDG_CONFIG_HOME"] = str(workdir / "act-home" / "config")
-    return subprocess.run(act_command(repo, workdir, event, artifacts), env=env, capture_output=True,
+    env["NO_COLOR"] = "1"
+    done = subprocess.run(act_command(repo, workdir, event, artifacts), env=env, capture_output=True,
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    done.stdout, done.stderr = _ANSI.sub("", done.stdout), _ANSI.sub("", done.stderr)
+    return done
 
 
 def use_project_tools(workdir: str | os.PathLike) -> None:

@@ -5,9 +5,8 @@ import pickle
 from pathlib import Path
 
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score, roc_curve
-
 from features import TARGET
+from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score, roc_curve
 
 test = pd.read_csv("data/prepared/test.csv")
 with open("models/model.pkl", "rb") as f:

@@ -7,6 +7,7 @@ for it, so the same parameters always give the same file (and the same hash for 
 from pathlib import Path
 
 from features import params
+
 from opslab.data import make_customers
 
 settings = params("extract")

@@ -4,9 +4,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
-
 from features import FEATURES, TARGET, params
+from sklearn.model_selection import train_test_split
 
 settings = params("prepare")
 raw = Path("data/raw/customers.csv")

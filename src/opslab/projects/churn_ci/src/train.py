@@ -4,12 +4,11 @@ import pickle
 from pathlib import Path
 
 import pandas as pd
+from features import CATEGORICAL, CATEGORIES, NUMERIC, TARGET, params
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-from features import CATEGORICAL, CATEGORIES, NUMERIC, TARGET, params
 
 
 def build(settings: dict) -> Pipeline:

@@ -1,7 +1,6 @@
 """Data tests: the snapshot has the columns, types and ranges the model was built for."""
 
 import pandera.pandas as pa
-
 from features import CATEGORIES, TARGET
 
 SCHEMA = pa.DataFrameSchema(

@@ -1,7 +1,6 @@
 """Model tests: behaviour a churn model must have, whatever its exact numbers (CheckList-style)."""
 
 import numpy as np
-
 from features import TARGET
 
 
