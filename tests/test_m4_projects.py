@@ -92,7 +92,8 @@ def test_ci_command_passes_on_the_clean_template_and_registers_a_challenger(clon
     from mlflow import MlflowClient
 
     store = f"sqlite:///{clone / 'mlruns.db'}"
-    assert MlflowClient(store, registry_uri=store).get_model_version_by_alias("churn-ci", "challenger").version == "1"
+    challenger = MlflowClient(store, registry_uri=store).get_model_version_by_alias("churn-ci", "challenger")
+    assert str(challenger.version) == "1"
 
 
 def test_ci_command_fails_the_gate_on_a_degraded_change(clone):
