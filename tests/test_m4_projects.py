@@ -69,6 +69,16 @@ def test_the_template_pins_the_course_versions():
         assert course.get(line.split("==")[0].lower()) == line, f"{line} differs from the course's pin"
 
 
+def test_the_workflow_and_the_action_standins_match_githubs_schemas():
+    projects = REPO / "src/opslab/projects"
+    checks = [("vendor.github-workflows", projects / "churn_ci/.github/workflows/train.yml")]
+    checks += [("vendor.github-actions", projects / "actions" / name / "action.yml") for name in STANDINS]
+    for schema, path in checks:
+        result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, f"{path.relative_to(REPO)}: {result.stdout}{result.stderr}"
+
+
 def test_act_command_replaces_every_action_and_refuses_an_unknown_one(project, tmp_path):
     cmd = act_command(project, tmp_path)
     assert cmd[cmd.index("-P") + 1] == "ubuntu-latest=-self-hosted"
