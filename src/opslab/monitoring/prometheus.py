@@ -36,9 +36,9 @@ def prometheus_config(targets: list[str], rule_files: list[str | Path] = (), ale
 
 
 def _seconds(duration: str) -> float:
-    from opslab.monitoring.rules import _to_ms
+    from opslab.monitoring.rules import duration_ms
 
-    return _to_ms(duration) / 1000
+    return duration_ms(duration) / 1000
 
 
 class PrometheusServer(BackgroundServer):

@@ -78,7 +78,7 @@ def test_rules(*test_files: str | Path) -> PromtoolResult:
 test_rules.__test__ = False  # not a pytest test, despite its name
 
 
-def _to_ms(duration: str) -> int:
+def duration_ms(duration: str) -> int:
     return sum(int(n) * _UNITS_MS[u] for n, u in re.findall(r"(\d+)(ms|s|m|h|d|w|y)", duration))
 
 
@@ -91,11 +91,11 @@ def compress_durations(text: str, factor: float, min_for: str = "0s") -> str:
     divided by ``factor`` (60 turns minutes into seconds), for end-to-end runs with 1 s scrapes;
     ``for:`` windows no shorter than ``min_for``."""
     def scale(duration: str, floor_ms: int = 1) -> str:
-        return _format_ms(max(floor_ms, round(_to_ms(duration) / factor)))
+        return _format_ms(max(floor_ms, round(duration_ms(duration) / factor)))
 
     def ranges(match: re.Match) -> str:
         return "[" + ":".join(scale(part) if part else part for part in match.group(1).split(":")) + "]"
 
     text = re.sub(rf"\[({_DURATION}(?::(?:{_DURATION})?)?)\]", ranges, text)
-    floor = max(1, _to_ms(min_for))
+    floor = max(1, duration_ms(min_for))
     return re.sub(rf"(\bfor:\s*)({_DURATION})", lambda m: m.group(1) + scale(m.group(2), floor), text)
