@@ -35,9 +35,14 @@ def stack(lab, tmp_path):
     assert all(group_members(pid) == [] for pid in pids), "a monitoring process outlived its stack"
 
 
+CUSTOMERS = json.loads(make_traffic(days=1, scenario="none", n_per_day=1000, seed=3)[FEATURES].to_json(orient="records"))
+
+
 def send(url: str, seconds: float, bad_every: int = 0) -> int:
-    """Predict five customers at a time for ``seconds``; every ``bad_every``-th request is invalid."""
-    good = sample_records(5)
+    """Predict five production customers at a time (the training world: no drift) for ``seconds``;
+    every ``bad_every``-th request is invalid. Varied customers, not five repeated ones, or the drift
+    window would hold five distinct values and every PSI alert would fire."""
+    good = sample_records(1)
     sent = 0
     with httpx.Client(base_url=url, timeout=10) as client:
         deadline = time.monotonic() + seconds
@@ -46,7 +51,8 @@ def send(url: str, seconds: float, bad_every: int = 0) -> int:
             if bad_every and sent % bad_every == 0:
                 assert client.post("/predict", json={**good[0], "age": "old"}).status_code == 422
             else:
-                assert client.post("/predict", json=good).status_code == 200
+                start = (5 * sent) % (len(CUSTOMERS) - 5)
+                assert client.post("/predict", json=CUSTOMERS[start : start + 5]).status_code == 200
             time.sleep(0.02)
     return sent
 
