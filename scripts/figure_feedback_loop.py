@@ -44,7 +44,10 @@ def run(folder: Path):
 
     go_offline()
     train_and_register(quiet=True)
-    auc = lambda d: roc_auc_score(d[TARGET], d.probability)
+
+    def auc(day):
+        return roc_auc_score(day[TARGET], day.probability)
+
     with LabServer(data_dir=folder / "serve", admin_token="figure") as server:
         before = replay(server.url, "concept", days=DAYS, n_per_day=N_PER_DAY, seed=0, onset=ONSET,
                         label_lag_days=LAG, label_coverage=COVERAGE, progress=False)

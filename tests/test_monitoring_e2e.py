@@ -99,7 +99,10 @@ def test_sudden_drift_fires_exactly_the_expected_drift_alerts_and_no_drift_fires
     assert shifted.total("accepted") == 500, str(shifted)
     onset = time.monotonic()
     expected = {("OpslabFeatureDriftMajor", f) for f in MAJOR} | {("OpslabFeatureDriftModerate", f) for f in MODERATE}
-    seen = lambda rows: {(a["alertname"], a["labels"].get("feature")) for a in rows}
+
+    def seen(rows):
+        return {(a["alertname"], a["labels"].get("feature")) for a in rows}
+
     rows = stack.webhook.wait_for(lambda r: seen(r) >= expected, timeout=ALERT_TIMEOUT)
     print(f"drift onset to the last expected alert at the webhook: {time.monotonic() - onset:.1f} s")
     psi = {r["metric"]["feature"]: r["value"] for r in stack.prometheus.query("opslab_feature_psi")}
