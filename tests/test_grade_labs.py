@@ -68,6 +68,24 @@ class OutsideInstall:
                               capture_output=True, text=True, timeout=timeout)
 
 
+def console_scripts(course_bin: Path, python: Path) -> None:
+    """The course venv's commands (mlflow, dvc, act, ...) in the new venv's bin, as a real install of
+    those packages would put them there: Python scripts re-pointed at the new interpreter (so they
+    import the non-editable opslab), other executables copied (the sandbox user cannot reach the
+    course venv's bin when the clone sits in a private folder)."""
+    for script in sorted(course_bin.iterdir()):
+        target = python.parent / script.name
+        if target.exists() or not script.is_file():
+            continue
+        data = script.read_bytes()
+        first, _, body = data.partition(b"\n")
+        if first.startswith(b"#!") and b"python" in first:
+            target.write_bytes(b"#!" + str(python).encode() + b"\n" + body)
+        else:
+            target.write_bytes(data)
+        target.chmod(0o755)
+
+
 @pytest.fixture(scope="module")
 def outside():
     private = Path(tempfile.mkdtemp(prefix="opslab-outside-"))  # mode 700: a learner's private folder
@@ -84,6 +102,7 @@ def outside():
         for name in ("pyproject.toml", "README.md"):
             shutil.copy2(REPO / name, source / name)
         shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        console_scripts(Path(sys.executable).parent, python)
         install = OutsideInstall(private, python, purelib)
         done = install.run("-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
                            str(source), timeout=300)
