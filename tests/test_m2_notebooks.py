@@ -6,32 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from opslab.run import execute_notebook
+from notebook_support import run_twice_in_one_home
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "solutions").glob("m2_*.ipynb"))
 
 
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in args:
-            found.append(args)
-    return found
-
-
 @pytest.mark.notebooks
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_lab_runs_twice_in_the_same_home(notebook, tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    monkeypatch.setenv("OPSLAB_HOME", str(home))
-    for attempt in (1, 2):
-        result = execute_notebook(notebook, tmp_path / f"executed-{attempt}", timeout=300)
-        assert result.status == "ok", f"{notebook.name}, run {attempt}: {result.error}"
-    assert (home / notebook.stem).is_dir(), "the lab should work in its own folder under OPSLAB_HOME"
-    if Path("/proc").is_dir():
-        assert _processes_mentioning(str(home)) == [], "a server started by the lab is still running"
+    run_twice_in_one_home(notebook, tmp_path, monkeypatch, timeout=300)

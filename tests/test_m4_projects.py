@@ -172,11 +172,6 @@ def test_the_workflow_runs_with_act_offline(project, tmp_path):
 @pytest.mark.notebooks
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_lab_runs_twice_in_the_same_home(notebook, tmp_path, monkeypatch):
-    from opslab.run import execute_notebook
+    from notebook_support import run_twice_in_one_home
 
-    home = tmp_path / "home"
-    monkeypatch.setenv("OPSLAB_HOME", str(home))
-    for attempt in (1, 2):
-        result = execute_notebook(notebook, tmp_path / f"executed-{attempt}", timeout=900)
-        assert result.status == "ok", f"{notebook.name}, run {attempt}: {result.error}"
-    assert (home / notebook.stem).is_dir(), "the lab should work in its own folder under OPSLAB_HOME"
+    run_twice_in_one_home(notebook, tmp_path, monkeypatch, timeout=900)

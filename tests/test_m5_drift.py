@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from opslab.run import execute_notebook
+from notebook_support import run_twice_in_one_home
 
 REPO = Path(__file__).resolve().parents[1]
 LAB = REPO / "solutions" / "m5_drift.ipynb"
@@ -17,12 +17,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.mark.notebooks
 def test_lab_runs_twice_in_the_same_home(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    monkeypatch.setenv("OPSLAB_HOME", str(home))
-    for attempt in (1, 2):
-        result = execute_notebook(LAB, tmp_path / f"executed-{attempt}", timeout=600)
-        assert result.status == "ok", f"run {attempt}: {result.error}"
-    saved = home / LAB.stem
+    saved = run_twice_in_one_home(LAB, tmp_path, monkeypatch, timeout=600)
     assert (saved / "drift_sudden.html").stat().st_size > 100_000, "the lab saves its drift report in its folder"
     assert (saved / "drift_sudden.json").read_text().startswith("{")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from notebook_support import processes_mentioning
 from opslab.background import ServerError, group_members
 from opslab.monitoring import (
     AlertmanagerServer,
@@ -128,16 +129,6 @@ def test_the_webhook_records_what_it_receives_and_refuses_what_is_not_json(tmp_p
         assert again.received() == []
 
 
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in args:
-            found.append(args)
-    return found
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
@@ -149,4 +140,4 @@ def test_a_stack_that_cannot_start_stops_what_it_started(tmp_path):
         with pytest.raises(ServerError, match="cannot start Prometheus"):
             stack.start()
     assert stack.webhook.process is None and stack.alertmanager.process is None
-    assert _processes_mentioning(str(tmp_path / "stack")) == []
+    assert processes_mentioning(str(tmp_path / "stack")) == []
