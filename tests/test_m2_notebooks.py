@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from notebook_support import run_twice_in_one_home
+from notebook_support import run_in_one_home
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "solutions").glob("m2_*.ipynb"))
@@ -15,4 +15,4 @@ NOTEBOOKS = sorted((REPO / "solutions").glob("m2_*.ipynb"))
 @pytest.mark.notebooks
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_lab_runs_twice_in_the_same_home(notebook, tmp_path, monkeypatch):
-    run_twice_in_one_home(notebook, tmp_path, monkeypatch, timeout=300)
+    run_in_one_home(notebook, tmp_path, monkeypatch, timeout=300, runs=2)

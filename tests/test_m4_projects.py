@@ -14,7 +14,6 @@ import pytest
 from opslab.projects import STANDINS, act_command, copy_project, run_act
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((REPO / "solutions").glob("m4_*.ipynb"))
 
 
 def run(command: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -167,11 +166,3 @@ def test_the_workflow_runs_with_act_offline(project, tmp_path):
     store = tmp_path / "artifacts/mlflow-store"
     assert (store / "mlruns.db").is_file() and (store / "reports/summary.md").is_file(), "artifacts were not kept"
     assert not (project / "mlruns.db").exists(), "act should run in a copy of the repository, not in it"
-
-
-@pytest.mark.notebooks
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_lab_runs_twice_in_the_same_home(notebook, tmp_path, monkeypatch):
-    from notebook_support import run_twice_in_one_home
-
-    run_twice_in_one_home(notebook, tmp_path, monkeypatch, timeout=900)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from notebook_support import run_twice_in_one_home
+from notebook_support import run_in_one_home
 
 REPO = Path(__file__).resolve().parents[1]
 LAB = REPO / "solutions" / "m5_drift.ipynb"
@@ -17,7 +17,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.mark.notebooks
 def test_lab_runs_twice_in_the_same_home(tmp_path, monkeypatch):
-    saved = run_twice_in_one_home(LAB, tmp_path, monkeypatch, timeout=600)
+    saved = run_in_one_home(LAB, tmp_path, monkeypatch, timeout=600, runs=2)
     assert (saved / "drift_sudden.html").stat().st_size > 100_000, "the lab saves its drift report in its folder"
     assert (saved / "drift_sudden.json").read_text().startswith("{")
 

@@ -41,9 +41,14 @@ def test_every_scrape_sees_every_worker(tmp_path):
             with httpx.Client(base_url=lab.url, timeout=30) as http:  # own connection: any worker
                 return http.post("/predict", json=batch).status_code
 
+        # The kernel hands each new connection to whichever worker accepts first; on a busy machine one
+        # worker can take a whole round, so send rounds until both have predicted.
+        rounds = 0
         with ThreadPoolExecutor(8) as pool:
-            assert set(pool.map(predict, batches * 2)) == {200}
-        assert len(answered_by(tmp_path / "metrics", "/predict")) == 2  # both workers predicted
+            while rounds < 2 or len(answered_by(tmp_path / "metrics", "/predict")) < 2:
+                assert rounds < 20, "one worker answered every request of 20 rounds"
+                assert set(pool.map(predict, batches)) == {200}
+                rounds += 1
         scrapes = []
         for _ in range(60):  # until both workers have answered a scrape (and at least 6 scrapes)
             scrapes.append(scrape(lab.url))
@@ -52,10 +57,10 @@ def test_every_scrape_sees_every_worker(tmp_path):
         assert len(answered_by(tmp_path / "metrics", "/metrics")) == 2
         for values in scrapes:
             predicted = sum(v for (name, _), v in values.items() if name == "opslab_predictions_total")
-            assert predicted == 2 * len(records)
-            assert values[("opslab_prediction_probability_count", ())] == 2 * len(records)
+            assert predicted == rounds * len(records)
+            assert values[("opslab_prediction_probability_count", ())] == rounds * len(records)
             posts = values[("opslab_requests_total", (("endpoint", "/predict"), ("method", "POST"), ("status", "200")))]
-            assert posts == 2 * len(batches)
-            assert values[("opslab_drift_window_records", ())] == 300
+            assert posts == rounds * len(batches)
+            assert values[("opslab_drift_window_records", ())] == min(rounds * len(records), 500)
         drift = [{labels: v for (name, labels), v in s.items() if name == "opslab_feature_psi"} for s in scrapes]
         assert len(drift[0]) == 12 and all(d == drift[0] for d in drift)
