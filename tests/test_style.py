@@ -12,3 +12,10 @@ def test_ruff_finds_nothing():
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_longest_first_hint_names_existing_modules():
+    from conftest import LONGEST_FIRST
+
+    missing = [name for name in LONGEST_FIRST if not (REPO / "tests" / name).is_file()]
+    assert missing == [], f"tests/conftest.py LONGEST_FIRST names modules that do not exist: {missing}"
