@@ -8,10 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from opslab.assign import solution_notebooks
 from opslab.env import go_offline
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))  # repository automation is tested too
+SOLUTIONS = solution_notebooks(REPO / "solutions") if (REPO / "solutions").is_dir() else []
+
+
+def solutions_of(*modules: str) -> list[Path]:
+    """The solutions of the given modules (``"m2"``...), for the tests that run each lab."""
+    return [s for s in SOLUTIONS if s.stem.split("_")[0] in modules]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -21,9 +28,6 @@ def offline_lab_home(tmp_path_factory):
     os.environ["OPSLAB_HOME"] = str(home)
     go_offline()
     return home
-
-
-
 
 
 # The modules that take longest (seconds of one worker, from `--durations` on 2 cores), longest first.

@@ -36,18 +36,12 @@ from nbval.plugin import coalesce_streams, get_sanitize_patterns
 from record_outputs import is_checked
 
 from conftest import REPO
-from opslab.assign import render, solution_notebooks
+from opslab.assign import render
 from opslab.assign.markers import has_solution
 from opslab.assign.questions import PARAMETERS, RAISES, is_graded, question_of, tags
 
-SOLUTIONS = solution_notebooks(REPO / "solutions") if (REPO / "solutions").is_dir() else []
 SANITIZE = get_sanitize_patterns((REPO / "tests" / "sanitize.cfg").read_text())
 NOT_COMPARED = {"image/png", "image/jpeg", "application/vnd.jupyter.widget-view+json"}  # nbval's defaults
-
-
-def solutions_of(*modules: str) -> list[Path]:
-    """The solutions of the given modules (``"m2"``...)."""
-    return [s for s in SOLUTIONS if s.stem.split("_")[0] in modules]
 
 
 # --- a non-editable install outside the repository ----------------------------------------------------------
@@ -159,12 +153,14 @@ def comparable(outputs) -> dict[str, list[str]]:
     return dict(found)
 
 
-def errors_in(executed) -> list[str]:
+def errors_in(executed, cells=None) -> list[str]:
+    """The errors ``executed`` shows, in every cell or only in those whose id is in ``cells``."""
     return [f"cell {cell.get('id')}: {o.get('ename')}: {o.get('evalue')}" for cell in executed.cells
+            if cells is None or cell.get("id") in cells
             for o in cell.get("outputs", []) if o.get("output_type") == "error"]
 
 
-def grade_outside(outside: OutsideInstall, solution: Path) -> tuple[dict, dict]:
+def grade_outside(outside: OutsideInstall, solution: Path, learner_version: str) -> tuple[dict, dict]:
     """Grade the solution and its untouched learner version with the outside install, from a private folder."""
     folder = outside.private / solution.stem
     (folder / "solution").mkdir(parents=True)  # the grader hides this folder from the kernels
@@ -173,7 +169,7 @@ def grade_outside(outside: OutsideInstall, solution: Path) -> tuple[dict, dict]:
     source = folder / "solution" / solution.name
     source.write_bytes(solution.read_bytes())
     (folder / "submissions" / "solution.ipynb").write_bytes(solution.read_bytes())
-    (folder / "submissions" / "untouched.ipynb").write_text(render(solution, "https://example.org/repo"))
+    (folder / "submissions" / "untouched.ipynb").write_text(learner_version)
     done = outside.run(str(outside.private / "grade_outside.py"), str(source), str(folder / "submissions"),
                        str(folder / "out"), cwd=folder, timeout=1500)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -185,7 +181,8 @@ def grade_outside(outside: OutsideInstall, solution: Path) -> tuple[dict, dict]:
 
 def check_lab(solution: Path, outside: OutsideInstall) -> None:
     """Grade ``solution`` and its untouched learner version from ``outside``; check everything promised above."""
-    report, executed = grade_outside(outside, solution)
+    learner_version = render(solution, "https://example.org/repo")
+    report, executed = grade_outside(outside, solution, learner_version)
     assert Path(report["opslab"]).parent == outside.purelib / "opslab", "graded with the clone's opslab"
     source = nbformat.read(solution, as_version=4)
     full, untouched = report["grades"]["solution"], report["grades"]["untouched"]
@@ -217,15 +214,12 @@ def check_lab(solution: Path, outside: OutsideInstall) -> None:
     assert [r["earned"] for r in guided] == [r["points"] for r in guided], guided
     assert nbformat.validate(executed["untouched"]) is None
     # ... and, as the book executes it (allow_errors: false), it raises only where a stub is tagged to
-    rendered = nbformat.reads(render(solution, "https://example.org/repo"), as_version=4)
-    learner = {cell.id: cell for cell in rendered.cells}
-    ran = {cell.get("id") for cell in executed["untouched"].cells}
-    own = [cell.id for cell in rendered.cells if cell.cell_type == "code" and not is_graded(cell)
-           and PARAMETERS not in tags(cell)]  # the grader runs its own copy of checks and parameters
-    assert own and set(own) <= ran, f"learner cells the grader did not run: {set(own) - ran}"
-    unexpected = [f"cell {cell.id}: {o.get('ename')}: {o.get('evalue')}" for cell in executed["untouched"].cells
-                  if cell.get("id") in learner and RAISES not in tags(learner[cell.id])
-                  for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    learner = nbformat.reads(learner_version, as_version=4).cells
+    graded_ids = {cell.get("id") for cell in executed["untouched"].cells}
+    own = {cell.id for cell in learner if cell.cell_type == "code" and not is_graded(cell)
+           and PARAMETERS not in tags(cell)}  # the grader runs its own copy of checks and parameters
+    assert own and own <= graded_ids, f"learner cells the grader did not run: {own - graded_ids}"
+    unexpected = errors_in(executed["untouched"], cells={cell.id for cell in learner if RAISES not in tags(cell)})
     assert unexpected == [], f"{solution.stem}: the book's build of the learner version would fail on {unexpected}"
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import REPO
-from grade_labs_support import SOLUTIONS, check_lab, outside, solutions_of  # noqa: F401  (fixture)
+from conftest import REPO, SOLUTIONS, solutions_of
+from grade_labs_support import check_lab, outside  # noqa: F401  (fixture)
 from opslab.assign import render
 
 GRADED_HERE = ("m1", "m3")

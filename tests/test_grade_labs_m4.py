@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grade_labs_support import check_lab, outside, solutions_of  # noqa: F401  (fixture)
+from conftest import solutions_of
+from grade_labs_support import check_lab, outside  # noqa: F401  (fixture)
 
 
 @pytest.mark.notebooks

@@ -3,17 +3,13 @@ and registry are there the second time) and leaves no process behind. Grading th
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from conftest import solutions_of
 from notebook_support import run_in_one_home
-
-REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((REPO / "solutions").glob("m4_*.ipynb"))
 
 
 @pytest.mark.notebooks
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("notebook", solutions_of("m4"), ids=lambda p: p.stem)
 def test_lab_runs_twice_in_the_same_home(notebook, tmp_path, monkeypatch):
     run_in_one_home(notebook, tmp_path, monkeypatch, timeout=900, runs=2)

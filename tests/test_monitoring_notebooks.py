@@ -5,13 +5,11 @@ repeat the first (their grading, in test_grade_labs_m5.py, is a run of its own).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from conftest import REPO
 from notebook_support import run_in_one_home
 
-REPO = Path(__file__).resolve().parents[1]
 RUNS = {"m5_prometheus": 1, "m5_alerts": 1, "m5_feedback_loop": 2}
 
 
