@@ -1,7 +1,7 @@
 """Record the expected outputs of a solution's determinism checks (cells tagged nbval-check-output).
 
 Executes each given solution with papermill, in a fresh OPSLAB_HOME, and stores the outputs of its
-tagged cells, and only those, in the source notebook; tests/test_grade_labs.py then compares every
+tagged cells, and only those, in the source notebook; tests/grade_labs_support.py then compares every
 later run against them, as `pytest --nbval-lax` would (nbval's stream merging, tests/sanitize.cfg).
 Every other cell is left without outputs. Usage: python scripts/record_outputs.py solutions/*.ipynb
 """

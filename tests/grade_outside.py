@@ -1,7 +1,7 @@
 """Grade one lab's submissions as an instructor's machine would: ``python grade_outside.py SOLUTION SUBMISSIONS OUT``.
 
-tests/test_grade_labs.py copies this file into a private folder outside the repository and runs it with
-the Python of a virtual environment where opslab is installed non-editable (see ``outside_install``
+tests/grade_labs_support.py copies this file into a private folder outside the repository and runs it with
+the Python of a virtual environment where opslab is installed non-editable (its ``outside`` fixture
 there), so the grader, its executor and every kernel import that copy of opslab, never the clone's.
 It writes OUT/report.json (where opslab came from, each grade) and OUT/<learner>.executed.ipynb.
 """
