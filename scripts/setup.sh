@@ -30,12 +30,19 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 if [ ! -f "$stamp" ] || [ "$REQUIREMENTS" -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "setup: installing pinned requirements into $VENV (a few minutes the first time)"
   pip_install() {  # quiet, minus one harmless warning some machines' pip configuration prints per package
     "$VENV/bin/python" -m pip install -q "$@" 2> >(grep -v "^WARNING: Location .* is ignored" >&2)
   }
-  pip_install --upgrade pip
-  pip_install -r "$REQUIREMENTS"
-  pip_install --no-deps -e .
+  # Pins already satisfied (say, after a pull that touched pyproject.toml): re-install opslab without
+  # the network, so `make test` still works offline. Anything missing: the full install below.
+  if "$VENV/bin/python" -m pip install -q --no-index -r "$REQUIREMENTS" >/dev/null 2>&1 &&
+     "$VENV/bin/python" -m pip install -q --no-index --no-build-isolation --no-deps -e . >/dev/null 2>&1; then
+    echo "setup: the pinned requirements were already in $VENV; opslab re-installed without the network"
+  else
+    echo "setup: installing pinned requirements into $VENV (a few minutes the first time)"
+    pip_install --upgrade pip
+    pip_install -r "$REQUIREMENTS"
+    pip_install --no-deps -e .
+  fi
   touch "$stamp"
 fi
