@@ -11,6 +11,8 @@ import csv
 import json
 import shutil
 import socket
+import tempfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -93,15 +95,14 @@ def case_files(folder: Path, solution_copy: Path, host_port: int) -> dict[str, t
     phone = ("import socket\ntry:\n    socket.create_connection(('127.0.0.1', PORT), timeout=2).close()\n"
              "    online = True\nexcept OSError:\n    online = False\n"
              "def double(x):\n    return x if online else 2 * x  # reaching the host's network costs the points\n")
-    snoop = (f"seen = []\nfor path in [{str(solution_copy)!r}, {str(folder / 'full.ipynb')!r}]:\n"
+    snoop = (f"seen = []\nfor path in [{str(solution_copy)!r}, {str(folder / 'full.ipynb')!r}, {str(TINY)!r}]:\n"
              "    try:\n        seen.append(open(path).read())\n    except OSError:\n        pass\n"
              "def double(x):\n    return x if seen else 2 * x  # reading the solution or a classmate costs points\n")
     daemon = ("import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(900)',"
               " 'opslab-test-daemon'], start_new_session=True)\n")
     case("daemon", all_solved(tiny_04=daemon + solved(DOUBLE)), "ok", 6)
-    case("reads-solution", all_solved(tiny_04=snoop), "ok", 6 if probe_isolation().own_user else 4)
-    case("network", all_solved(tiny_04=phone.replace("PORT", str(host_port))), "ok",
-         6 if probe_isolation().no_network else 4)
+    case("reads-solution", all_solved(tiny_04=snoop), "ok", 6)  # readable by anyone: only the sandbox hides it
+    case("network", all_solved(tiny_04=phone.replace("PORT", str(host_port))), "ok", 6)
     case("patches-check", all_solved(tiny_04="import contextlib, opslab.checks\n"
                                              "opslab.checks.check = lambda *a, **k: contextlib.suppress(Exception)\n"
                                              "check = opslab.checks.check\ndef double(x):\n    return x"), "ok", 4)
@@ -112,6 +113,57 @@ def case_files(folder: Path, solution_copy: Path, host_port: int) -> dict[str, t
                                                    "def double(x):\n    return x"), "ok", 4)
     case("patches-helper", all_solved(tiny_08="import opslab.data\nopslab.data.make_customers = lambda *a, **k: 0\n"
                                               + solved(MEAN)), "ok", 2)
+    # the course's git history and its other copies are out of the sandbox's sight, not only solutions/
+    git_show = (f"import subprocess\nshown = subprocess.run(['git', '-c', 'safe.directory=*', '-C', {str(REPO)!r}, "
+                "'show', 'HEAD:tests/fixtures/tiny.ipynb'], capture_output=True, text=True).stdout\n"
+                "def double(x):\n    return x if 'SECRET' in shown else 2 * x  # reading the solution costs points\n")
+    case("git-show-solution", all_solved(tiny_04=git_show), "ok", 6)
+    # routes into the hidden tests: each is set aside while graded cells run (so they run as written
+    # and cannot be watched), or noted for manual review
+    rewrite = ("def gut(lines):\n    if lines and lines[0].startswith('# opslab-graded-cell'):\n"
+               "        return ['print(' + repr(''.join(lines)) + ')\\n']\n    return lines\n"
+               "get_ipython().input_transformers_cleanup.append(gut)\ndef double(x):\n    return x\n")
+    case("input-transformer", all_solved(tiny_04=rewrite), "ok", 4)
+    ast_gut = ("import ast\nclass Gut(ast.NodeTransformer):\n    def visit_Assert(self, node):\n"
+               "        return ast.Pass()\nget_ipython().ast_transformers.append(Gut())\n"
+               "get_ipython().ast_transformers = [Gut()]\ndef double(x):\n    return x\n")
+    case("ast-transformer", all_solved(tiny_04=ast_gut), "ok", 4)
+    spy = ("seen = []\ndef spy(info=None, *rest):\n    seen.append(getattr(info, 'raw_cell', ''))\n"
+           "get_ipython().events.register('pre_run_cell', spy)\n"
+           "get_ipython().events.callbacks['post_run_cell'] = [spy]\n")
+    case("event-hooks", all_solved(tiny_04=spy + solved(DOUBLE), tiny_11=solved(HELLO) + "\nprint(seen)"), "ok", 6)
+    case("custom-exception-handler", all_solved(tiny_04="get_ipython().set_custom_exc((BaseException,), "
+                                                        "lambda *a, **k: None)\ndef double(x):\n    return x"),
+         "ok", 4)
+    case("trace-function", all_solved(tiny_04="import sys\nsys.settrace(lambda *a: None)\n" + solved(DOUBLE)),
+         "suspicious", 6)
+    case("walks-gc", all_solved(tiny_04="import gc\nfound = len(gc.get_objects())\n" + solved(DOUBLE)),
+         "suspicious", 6)
+    case("asks-for-signature", all_solved(tiny_04="import sys\nsys.audit('opslab.grade.stamp', b'pass', [])\n"
+                                                  + solved(DOUBLE)), "suspicious", 6)
+    lenient = ("kernel = get_ipython().kernel\nreal = kernel.do_execute\n"
+               "async def lenient(code, *args, **kwargs):\n    reply = await real(code, *args, **kwargs)\n"
+               "    reply['status'] = 'ok'\n    return reply\nkernel.do_execute = lenient\n"
+               "def double(x):\n    return x\n")
+    case("patches-kernel", all_solved(tiny_04=lenient), "suspicious", 4)
+    # feedback pages are safe to open: every output type escaped or sanitized, nothing loads
+    xss = ("from IPython.display import display\n"
+           "display({'image/png': 'AAAA\" onerror=\"alert(1)', 'text/plain': 'x'}, raw=True)\n"
+           "display({'text/html': '<script>alert(2)</script><img src=x onerror=alert(3)><b>bold</b>',"
+           " 'text/plain': 'x'}, raw=True)\n"
+           "display({'image/png': 'iVBORw0KGgo=', 'text/plain': 'x'}, raw=True,"
+           " metadata={'image/png': {'width': '1\" onload=\"alert(4)'}, 'filenames': {'image/png': "
+           "'https://example.org/pixel.png'}})\n"
+           "display({'application/javascript': 'alert(5)',\n"
+           "         'image/svg+xml': '<svg onload=alert(6)></svg>'}, raw=True)\n")
+    hostile = all_solved(tiny_04=xss + solved(DOUBLE))
+    hostile.cells.insert(1, nbformat.v4.new_markdown_cell(
+        "## Rendered heading\n<img src='https://example.org/track.png'><script>alert(7)</script>"
+        "<a href='javascript:alert(8)'>link</a>"))
+    case("hostile-outputs", hostile, "ok", 6)
+    leak = ("import os\nfor folder in ('/tmp', '/dev/shm'):\n"
+            "    open(os.path.join(folder, 'opslab-test-leak'), 'w').write('x')\n")
+    case("writes-tmp", all_solved(tiny_04=leak + solved(DOUBLE)), "ok", 6)
     case("deleted-checks", all_solved(drop=(CHECK_DOUBLE, CHECK_MEAN)), "ok", 6)
     case("edited-checks", all_solved(tiny_08="mean = 0", tiny_09="print('all good')",
                                      tiny_05="from opslab.checks import check"), "ok", 3)
@@ -144,8 +196,18 @@ def case_files(folder: Path, solution_copy: Path, host_port: int) -> dict[str, t
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("grade")
+def graded():
+    # A folder anyone may read (pytest's own is 0700): the submissions and the solution copy stay out of
+    # a submission's reach because the sandbox hides them, not because of their permissions.
+    root = Path(tempfile.mkdtemp(prefix="opslab-grade-test-"))
+    root.chmod(0o755)
+    try:
+        yield grade_cases(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def grade_cases(root: Path) -> dict:
     (root / "subs").mkdir()
     solution_copy = root / "tiny.ipynb"
     shutil.copy(TINY, solution_copy)
@@ -165,7 +227,9 @@ def graded(tmp_path_factory):
 
 CASES = ["full", "untouched", "partial", "raising", "infinite-loop", "ignores-interrupt", "slow-everywhere",
          "sys-exit", "os-exit", "memory-bomb", "megabytes", "writes-files", "daemon", "reads-solution", "network",
-         "patches-check", "fakes-checks-module",
+         "patches-check", "fakes-checks-module", "git-show-solution", "input-transformer", "ast-transformer",
+         "event-hooks", "custom-exception-handler", "trace-function", "walks-gc", "asks-for-signature",
+         "patches-kernel", "hostile-outputs", "writes-tmp",
          "patches-helper", "deleted-checks", "edited-checks", "forged-outputs", "another-lab", "unrelated",
          "old-format-no-ids", "duplicated-cells", "malformed-cell", "empty-file", "corrupt-json", "not-a-notebook"]
 
@@ -181,7 +245,8 @@ def test_every_case_is_in_the_gradebook_once(graded):
     assert graded["code"] == 0
     assert sorted(graded["rows"]) == sorted(CASES) == sorted(graded["expected"])
     assert list(graded["rows"]["full"]) == ["learner", "tiny-double", "tiny-mean", "tiny-hello", "total", "max",
-                                            "status", "seconds", "detail"]
+                                            "status", "seconds", "detail", "isolation"]
+    assert graded["rows"]["full"]["isolation"].startswith("sandbox (bubblewrap)")
 
 
 def test_questions_are_scored_on_their_own(graded):
@@ -218,10 +283,69 @@ def test_feedback_explains_and_hides_the_hidden_tests(graded):
     assert '<a href="untouched.ipynb">' in page and (feedback / "untouched.ipynb").exists()
     for path in feedback.iterdir():
         text = path.read_text()
-        assert "SECRET-HIDDEN-TEST" not in text and "opslab-grader-pass" not in text, path.name
+        assert "SECRET-HIDDEN-TEST" not in text and "_opslab_sys" not in text, path.name  # nor grader code
+    assert "print(seen)" in (feedback / "event-hooks.html").read_text()  # that cell ran and printed what it saw
     assert (feedback / "megabytes.ipynb").stat().st_size < 1_000_000
     assert "was dropped" in (feedback / "megabytes.html").read_text()
     assert "replaced by notebook code" in (feedback / "patches-helper.html").read_text()
+
+
+class PageParts(HTMLParser):
+    """Every tag, attribute and script-like thing of a page, to check it can run and load nothing."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.attributes = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attributes += [(tag, name, value or "") for name, value in attrs]
+
+
+def test_feedback_pages_run_nothing_and_load_nothing(graded):
+    text = (graded["out"] / "feedback" / "hostile-outputs.html").read_text()
+    page = PageParts()
+    page.feed(text)
+    assert "script" not in page.tags and "svg" not in page.tags
+    assert not [a for a in page.attributes if a[1].startswith("on")], "an event handler attribute survived"
+    for tag, name, value in page.attributes:
+        if name in ("src", "href") and tag != "a":
+            assert value.startswith("data:image/"), (tag, name, value)
+        if tag == "a" and name == "href":
+            assert not value.lower().startswith(("javascript:", "data:")), value
+    assert ("meta", "content", "default-src 'none'; img-src data:; style-src 'unsafe-inline'") in page.attributes
+    assert "h2" in page.tags and "Rendered heading" in text  # Markdown is rendered, not shown as source
+    assert "<b>bold</b>" in text  # harmless HTML output is kept
+
+
+def test_browsers_open_feedback_pages_without_running_or_fetching_anything(graded):
+    from browser import RequestLog, chromium
+
+    page_file = graded["out"] / "feedback" / "hostile-outputs.html"
+    with chromium() as browser:
+        page = browser.new_page()
+        dialogs = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        with RequestLog(page) as log:
+            page.goto(page_file.as_uri())
+            page.wait_for_timeout(500)
+        assert dialogs == []
+        assert [u for u in log.urls if not u.startswith(("file:", "data:"))] == []
+        assert page.locator("h2", has_text="Rendered heading").count() == 1
+
+
+def test_each_submission_has_its_own_tmp(graded):
+    for folder in ("/tmp", "/dev/shm"):
+        assert not Path(folder, "opslab-test-leak").exists(), f"a submission wrote into the host's {folder}"
+
+
+def test_what_the_guard_noted_is_in_the_gradebook(graded):
+    rows = graded["rows"]
+    assert "trace or profile" in rows["trace-function"]["detail"] or "sys.settrace" in rows["trace-function"]["detail"]
+    assert "gc.get_objects" in rows["walks-gc"]["detail"]
+    assert "signature was asked for" in rows["asks-for-signature"]["detail"]
+    assert "GradingKernel methods: do_execute" in rows["patches-kernel"]["detail"]
+    assert rows["full"]["detail"] == "" and rows["event-hooks"]["detail"] == ""
 
 
 def test_a_rerun_gives_the_same_grades(graded, tmp_path):
@@ -248,21 +372,105 @@ def test_bad_arguments_are_named(tmp_path, capsys):
     assert "not a folder of submissions" in capsys.readouterr().out
 
 
-def test_without_root_the_same_cases_get_the_same_grades(graded, tmp_path):
-    """The fallback when the grader cannot isolate (not root): limits and timeouts still hold."""
-    from opslab.grade.sandbox import Isolation
+def test_with_weak_isolation_accepted_limits_and_timeouts_still_hold(graded, tmp_path):
+    """The fallback where bubblewrap cannot run and the instructor accepted it: same grades for cases
+    that do not depend on hiding, and every place that reports isolation says WEAK."""
+    from opslab.grade.sandbox import Isolation, IsolationError
 
+    weak = Isolation(own_user=probe_isolation().own_user, no_network=False, problem="simulated")
+    with pytest.raises(IsolationError, match="allow-weak-isolation"):
+        Grader(graded["root"] / "tiny.ipynb", LIMITS, weak)
     names = ["full", "untouched", "infinite-loop", "os-exit", "memory-bomb"]
     for name in names:
         shutil.copy(graded["root"] / "subs" / f"{name}.ipynb", tmp_path / f"{name}.ipynb")
-    grader = Grader(graded["root"] / "tiny.ipynb", LIMITS, Isolation(own_user=False, no_network=False), workers=2)
+    grader = Grader(graded["root"] / "tiny.ipynb", LIMITS, weak, workers=2, allow_weak=True)
     try:
         grades = grade_all(grader, {n: tmp_path / f"{n}.ipynb" for n in names}, workers=2, progress=False)
     finally:
         grader.close()
     assert {g.learner: (g.status, g.total) for g in grades} == {
         n: (graded["rows"][n]["status"], int(graded["rows"][n]["total"])) for n in names}
-    assert "same user as the grader" in Isolation(False, False).describe()
+    assert weak.describe().startswith("WEAK: no hiding of solutions and other submissions, no network isolation")
+
+
+def broken_bwrap(folder: Path) -> dict:
+    """An environment whose bwrap fails as it does under Docker's default seccomp profile."""
+    import os
+
+    folder.chmod(0o755)  # the sandbox user runs bwrap: it must reach it, as it would reach /usr/bin/bwrap
+    (folder / "bin").mkdir()
+    fake = folder / "bin" / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    return {**os.environ, "PATH": f"{folder / 'bin'}:{os.environ['PATH']}"}
+
+
+def test_where_the_sandbox_cannot_be_made_grading_stops_unless_accepted(graded, tmp_path):
+
+    fake = Path(tempfile.mkdtemp(prefix="opslab-fake-bwrap-"))  # outside pytest's 0700 folder
+    try:
+        check_broken_sandbox(graded, tmp_path, broken_bwrap(fake))
+    finally:
+        shutil.rmtree(fake, ignore_errors=True)
+
+
+def check_broken_sandbox(graded, tmp_path, env):
+    import subprocess
+    import sys
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(graded["root"] / "subs" / "full.ipynb", subs / "full.ipynb")
+    command = [sys.executable, "-m", "opslab", "grade", str(graded["root"] / "tiny.ipynb"), str(subs),
+               "--workers", "1", "--timeout", "60", "--no-self-check"]
+    refused = subprocess.run([*command, "--out", str(tmp_path / "o1")], env=env, capture_output=True, text=True)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "No permissions to create new namespace" in refused.stdout and "--allow-weak-isolation" in refused.stdout
+    assert not (tmp_path / "o1" / "grades.csv").exists()
+    accepted = subprocess.run([*command, "--out", str(tmp_path / "o2"), "--allow-weak-isolation"], env=env,
+                              capture_output=True, text=True)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "isolation: WEAK: no hiding" in accepted.stdout
+    with (tmp_path / "o2" / "grades.csv").open() as f:
+        row = next(csv.DictReader(f))
+    assert (row["total"], row["isolation"][:5]) == ("6", "WEAK:")
+
+
+def test_a_solution_that_fails_in_the_sandbox_stops_the_batch_naming_its_cell(tmp_path, capsys):
+    broken = nbformat.read(TINY, as_version=4)
+    for cell in broken.cells:
+        if cell.id == MEAN:
+            cell.source = cell.source.replace("sum(range(1, N + 1)) / N", "sum(range(1, N + 1)) / undefined_name")
+    nbformat.write(broken, tmp_path / "tiny.ipynb")
+    (tmp_path / "subs").mkdir()
+    shutil.copy(TINY, tmp_path / "subs" / "someone.ipynb")
+    code = main(["grade", str(tmp_path / "tiny.ipynb"), str(tmp_path / "subs"), "--out", str(tmp_path / "out"),
+                 "--workers", "1", "--timeout", "60"])
+    said = capsys.readouterr().out
+    assert code == 3, said
+    assert "gets 3/6" in said and f"({MEAN}): NameError: name 'undefined_name' is not defined" in said
+    assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+def test_uid_locks_refuse_a_planted_folder(tmp_path):
+    import os
+
+    from opslab.grade.sandbox import claim_uids
+
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (tmp_path / "link").symlink_to(target)
+    with pytest.raises(RuntimeError, match="refusing"):
+        claim_uids(1, tmp_path / "link")
+    open_folder = tmp_path / "open"
+    open_folder.mkdir()
+    open_folder.chmod(0o777)
+    with pytest.raises(RuntimeError, match="refusing"):
+        claim_uids(1, open_folder)
+    own = tmp_path / "own"
+    (uid, handle), = claim_uids(1, own)
+    assert oct(os.stat(own).st_mode & 0o777) == "0o700" and uid >= 61000
+    handle.close()
 
 
 def test_an_executor_start_stop_cycle_leaves_no_pipe_or_file_open(tmp_path):

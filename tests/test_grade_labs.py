@@ -36,6 +36,7 @@ def test_the_outside_install_is_non_editable_and_sees_nothing_of_the_clone(outsi
              and not Path(p).resolve().is_relative_to(course_venv)]
     assert not clone, path
     assert (outside.purelib / "opslab" / "grade" / "jail.py").is_file()
+    assert (outside.purelib / "opslab" / "grade" / "kernel.py").is_file()
 
 
 def test_a_lab_that_reaches_into_the_clone_works_in_it_and_fails_from_the_outside_install(outside):  # noqa: F811
@@ -61,7 +62,7 @@ def test_a_notebook_of_another_lab_is_refused_without_running_it():
     first, second = SOLUTIONS[:2]
     other = nbformat.reads(render(second, "https://example.org/repo"), as_version=4)
     with pytest.raises(WrongLab, match=f"lab '{second.stem}', not '{first.stem}'"):
-        graded_notebook(nbformat.read(first, as_version=4), other, first.stem, "nonce")
+        graded_notebook(nbformat.read(first, as_version=4), other, first.stem)
     other.metadata.pop("opslab")  # without its label it is still recognised: no cell belongs here
     with pytest.raises(WrongLab, match="no cell of this notebook belongs"):
-        graded_notebook(nbformat.read(first, as_version=4), other, first.stem, "nonce")
+        graded_notebook(nbformat.read(first, as_version=4), other, first.stem)

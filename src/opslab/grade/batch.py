@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import secrets
 import tempfile
@@ -13,11 +14,22 @@ import nbformat
 from tqdm import tqdm
 
 from opslab.assign.questions import questions as questions_of
+from opslab.grade import cgroup
 from opslab.grade.collect import UnreadableSubmission, read_submission
 from opslab.grade.compose import WrongLab, graded_notebook
 from opslab.grade.executor import ExecutorProcess
 from opslab.grade.report import Grade
-from opslab.grade.sandbox import Isolation, Limits, Workspace, claim_uids, environment, kill_user, write_kernel_spec
+from opslab.grade.sandbox import (
+    Isolation,
+    IsolationError,
+    Limits,
+    Workspace,
+    claim_uids,
+    environment,
+    kill_user,
+    write_guard_key,
+    write_kernel_spec,
+)
 from opslab.grade.score import score
 
 STARTUP_SECONDS = 120  # beyond the notebook's own limit: interpreter, kernel start, writing results
@@ -30,20 +42,44 @@ WHY_NOT_RUN = {
 }
 
 
+class SelfCheckFailed(RuntimeError):
+    """The lab's own solution did not get full marks in the sandbox: grading learners would be wrong."""
+
+
+def course_root(path: Path) -> Path | None:
+    """The git repository (or any folder with .git) that holds ``path``: hidden whole from kernels."""
+    for folder in [path, *path.parents]:
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
 class Grader:
-    """Grades submissions of one lab; safe to call from several threads (one slot each)."""
+    """Grades submissions of one lab; safe to call from several threads (one slot each).
+
+    Refuses to start (IsolationError) when the sandbox is incomplete, unless ``allow_weak``.
+    """
 
     def __init__(self, solution_path: Path, limits: Limits, isolation: Isolation, parameters: dict | None = None,
-                 workers: int = 1, scratch: Path | None = None, hidden: tuple[Path, ...] = ()):
+                 workers: int = 1, scratch: Path | None = None, hidden: tuple[Path, ...] = (),
+                 allow_weak: bool = False):
+        if not isolation.complete and not allow_weak:
+            raise IsolationError(f"the grading sandbox cannot be made here: {isolation.describe()}. Fix that, or "
+                                 "pass --allow-weak-isolation to grade with weaker isolation (the summary and "
+                                 "the gradebook will say so)")
+        self.solution_path = solution_path
         self.solution = nbformat.read(solution_path, as_version=4)
         self.lab = solution_path.stem
         self.questions = questions_of(self.solution)
         self.limits, self.isolation, self.parameters = limits, isolation, parameters or {}
-        self.nonce = secrets.token_hex(16)
-        # folders the kernels must not see: the solution's, and whatever the caller adds (submissions)
-        self.hidden = tuple(p.resolve() for p in (solution_path.parent, *hidden))
         self.scratch = Path(tempfile.mkdtemp(prefix="opslab-grade-", dir=scratch))
         self.scratch.chmod(0o711)
+        # folders the kernels must not see even where a shown folder holds them: the solution's, the
+        # course's repository (its .git, _build, tests), the grader's home, the scratch folder (other
+        # submissions), and whatever the caller adds (submissions, output)
+        repo = course_root(solution_path.resolve().parent)
+        self.hidden = tuple(dict.fromkeys(p.resolve() for p in (solution_path.parent, *hidden, Path.home(),
+                                                                  self.scratch, *([repo] if repo else []))))
         self.uids = claim_uids(workers) if isolation.own_user else [(0, None)] * workers
         self.slots: queue.Queue[int] = queue.Queue()
         self.executors = {slot: ExecutorProcess(self.scratch / f"executor-{slot}.log") for slot in range(workers)}
@@ -52,8 +88,20 @@ class Grader:
 
     def failed(self, learner: str, status: str, detail: str, started: float) -> Grade:
         """A submission that did not run: every question earns 0, with ``detail`` as the reason."""
-        results = score(nbformat.v4.new_notebook(), self.questions, self.nonce, detail)
+        results = score(nbformat.v4.new_notebook(), self.questions, {}, b"", detail).results
         return Grade(learner, status, results, time.perf_counter() - started, detail)
+
+    def self_check(self) -> Grade:
+        """Grade the lab's own solution in the sandbox first; raise SelfCheckFailed, naming the first
+        cell that failed and its error, unless it gets full marks with status ok."""
+        grade = self.grade("the lab's own solution", self.solution_path)
+        if grade.status == "ok" and grade.total == grade.maximum:
+            return grade
+        where = first_error(grade.executed) if grade.executed is not None else ""
+        missed = next((f"{r.id}: {r.message}" for r in grade.results if not r.earned), "")
+        raise SelfCheckFailed(
+            f"the solution of {self.lab} gets {grade.total}/{grade.maximum} (status {grade.status}) in the "
+            f"grading sandbox, so learners would be graded wrongly. {where or missed or grade.detail}".strip())
 
     def grade(self, learner: str, path: Path) -> Grade:
         """Never raises: whatever the submission is, it gets a grade and a status."""
@@ -66,7 +114,7 @@ class Grader:
     def _grade(self, learner: str, path: Path, started: float) -> Grade:
         try:
             submission = read_submission(path)
-            graded = graded_notebook(self.solution, submission, self.lab, self.nonce)
+            graded = graded_notebook(self.solution, submission, self.lab)
         except UnreadableSubmission as err:
             return self.failed(learner, "unreadable", str(err), started)
         except WrongLab as err:
@@ -79,11 +127,19 @@ class Grader:
 
     def _execute(self, learner: str, graded, slot: int, started: float) -> Grade:
         uid = self.uids[slot][0]
-        workspace = Workspace(self.scratch / f"{slot}-{secrets.token_hex(4)}", uid)
+        token = secrets.token_hex(4)
+        workspace = Workspace(self.scratch / f"{slot}-{token}", uid)
         workspace.create()
+        groups: list[str] = []
         try:
+            if self.isolation.whole_memory:
+                groups = cgroup.create(f"{self.scratch.name}-{slot}-{token}", self.limits.memory_mb * 2**20,
+                                       self.limits.processes)
+            key = secrets.token_bytes(32)
+            write_guard_key(workspace, key)
             (workspace.out / "graded.ipynb").write_text(nbformat.writes(graded))
-            env = environment(workspace, write_kernel_spec(workspace, self.isolation, self.limits, self.hidden))
+            spec = write_kernel_spec(workspace, self.isolation, self.limits, self.hidden, tuple(groups))
+            env = environment(workspace, spec)
             job = {"out": str(workspace.out), "run": str(workspace.run), "work": str(workspace.work), "uid": uid,
                    "env": env, "parameters": self.parameters, "cell_timeout": self.limits.cell_seconds,
                    "notebook_timeout": self.limits.notebook_seconds, "output_kb": self.limits.output_kb}
@@ -97,11 +153,24 @@ class Grader:
             if executed is None:
                 return self.failed(learner, status if status != "ok" else "error",
                                    detail or "the grader produced no executed notebook", started)
-            results = score(executed, self.questions, self.nonce, WHY_NOT_RUN.get(status, detail))
-            return Grade(learner, status, results, time.perf_counter() - started, detail, executed)
+            scored = score(executed, self.questions, self._read_replies(workspace), key,
+                           WHY_NOT_RUN.get(status, detail))
+            if scored.findings:
+                status = "suspicious"
+                detail = "; ".join(filter(None, [detail, "for manual review: " + "; ".join(scored.findings)]))
+            return Grade(learner, status, scored.results, time.perf_counter() - started, detail, executed)
         finally:
             kill_user(uid)
+            cgroup.remove(groups)
             workspace.remove()
+
+    @staticmethod
+    def _read_replies(workspace: Workspace) -> dict:
+        try:
+            replies = json.loads((workspace.out / "replies.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return replies if isinstance(replies, dict) else {}
 
     @staticmethod
     def _read_executed(workspace: Workspace):
@@ -123,6 +192,15 @@ class Grader:
             if lock is not None:
                 lock.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def first_error(executed) -> str:
+    """'cell N (id): Error: message' for the first cell of ``executed`` that raised, or ''."""
+    for number, cell in enumerate(executed.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return f"cell {number} ({cell.get('id')}): {output.get('ename')}: {str(output.get('evalue'))[:300]}"
+    return ""
 
 
 def grade_all(grader: Grader, submissions: dict[str, Path], workers: int, progress: bool = True) -> list[Grade]:

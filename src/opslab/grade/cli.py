@@ -6,10 +6,10 @@ import os
 import shutil
 from pathlib import Path
 
-from opslab.grade.batch import Grader, grade_all
+from opslab.grade.batch import Grader, SelfCheckFailed, grade_all
 from opslab.grade.collect import find_solution, find_submissions
 from opslab.grade.report import summary, write_csv, write_feedback
-from opslab.grade.sandbox import Limits, probe_isolation
+from opslab.grade.sandbox import IsolationError, Limits, probe_isolation
 from opslab.run import parse_parameter
 
 
@@ -24,6 +24,11 @@ def configure(parser) -> None:
     parser.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
                         help="papermill parameter for every submission (value read as YAML), repeatable")
+    parser.add_argument("--allow-weak-isolation", action="store_true",
+                        help="grade even where the sandbox cannot hide the solutions or cut the network "
+                             "(the summary and the gradebook say so)")
+    parser.add_argument("--no-self-check", action="store_true",
+                        help="skip grading the lab's own solution first (it must get full marks to go on)")
 
 
 def command(args) -> int:
@@ -39,15 +44,26 @@ def command(args) -> int:
                     memory_mb=args.memory_mb)
     isolation = probe_isolation()
     out = Path(args.out)
-    shutil.rmtree(out / "feedback", ignore_errors=True)  # only what an earlier grading wrote
-    (out / "feedback").mkdir(parents=True)
-    grader = Grader(solution, limits, isolation, parameters, workers, hidden=(Path(args.submissions),))
+    hidden = (Path(args.submissions), out)  # the grader adds the solutions, the course, its home
     try:
+        grader = Grader(solution, limits, isolation, parameters, workers, hidden=hidden,
+                        allow_weak=args.allow_weak_isolation)
+    except IsolationError as err:
+        print(f"opslab grade: {err}")
+        return 2
+    try:
+        if not args.no_self_check:
+            grader.self_check()
+        shutil.rmtree(out / "feedback", ignore_errors=True)  # only what an earlier grading wrote
+        (out / "feedback").mkdir(parents=True)
         grades = grade_all(grader, submissions, workers)
+    except SelfCheckFailed as err:
+        print(f"opslab grade: {err}")
+        return 3
     finally:
         grader.close()
-    write_csv(grades, grader.questions, out / "grades.csv")
+    write_csv(grades, grader.questions, out / "grades.csv", isolation.describe())
     for grade in grades:
-        write_feedback(grade, grader.lab, out / "feedback", grader.nonce)
+        write_feedback(grade, grader.lab, out / "feedback")
     print(summary(grades, grader.questions, out, isolation.describe()))
     return 0

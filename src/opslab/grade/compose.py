@@ -7,6 +7,7 @@ import nbformat
 
 from opslab.assign.learner import learner_version
 from opslab.assign.questions import PARAMETERS, RAISES, is_graded, is_hidden, question_of, tags
+from opslab.grade.kernel import MARKER
 
 GRADER_KEY = "opslab_grader"  # cell metadata the grader adds; learners' copies of it are ignored
 
@@ -28,15 +29,13 @@ class WrongLab(ValueError):
     """The submission is a notebook of another lab (or shares no cell with this one)."""
 
 
-def pass_line(nonce: str) -> str:
-    """What a graded cell prints when it ran to its end; the nonce is fresh for every grading run."""
-    return f"opslab-grader-pass {nonce}"
-
-
-def graded_cell(cell, nonce: str, index: int):
+def graded_cell(cell, index: int):
+    """The solution's check or hidden test as the grader runs it: first the marker that makes the
+    grading kernel guard it (opslab.grade.kernel), then the preamble. No secret is in its source:
+    the kernel signs the cell's outcome, and the grader checks that signature (opslab.grade.score)."""
     meta = question_of(cell) or {}
     out = nbformat.v4.new_code_cell(
-        f"{PREAMBLE}{cell.source}\nprint({pass_line(nonce)!r})",
+        f"{MARKER}\n{PREAMBLE}{cell.source}",
         metadata={"tags": [RAISES], GRADER_KEY: {
             "question": meta.get("question"), "kind": "hidden" if is_hidden(cell) else "check",
             "shown": f"# hidden test of {meta.get('question')} (not shown)" if is_hidden(cell) else cell.source,
@@ -72,7 +71,7 @@ def _learner_cell(cell):
     return new
 
 
-def graded_notebook(solution, submission, lab_name: str, nonce: str):
+def graded_notebook(solution, submission, lab_name: str):
     """Merge ``submission`` into the solution's grading skeleton; raises WrongLab when unrelated."""
     claimed = (submission.metadata.get("opslab") or {}).get("lab") if isinstance(submission.metadata, dict) else None
     if claimed and claimed != lab_name:
@@ -90,7 +89,7 @@ def graded_notebook(solution, submission, lab_name: str, nonce: str):
                 parameters.id = f"parameters-{index}"
                 cells.append(parameters)
             else:
-                cells.append(graded_cell(cell, nonce, index))
+                cells.append(graded_cell(cell, index))
 
     for cell in submission.cells:
         if cell.get("cell_type") not in ("code", "markdown", "raw"):

@@ -48,6 +48,15 @@ def _client_class():
             self._output_used[cell_index] = used + size
             return super().output(outs, msg, display_id, cell_index)
 
+        async def _check_raise_for_error(self, cell, cell_index, exec_reply):
+            """Keep each graded cell's reply (its status and the kernel's signature), out of the kernel's reach."""
+            if exec_reply is not None and "opslab_grader" in cell.get("metadata", {}):
+                content = exec_reply.get("content", {})
+                self.replies[cell.get("id")] = {"msg_id": exec_reply.get("parent_header", {}).get("msg_id", ""),
+                                                "status": content.get("status", ""),
+                                                "guard": content.get("opslab_guard")}
+            return await super()._check_raise_for_error(cell, cell_index, exec_reply)
+
         async def _async_handle_timeout(self, timeout, cell=None):
             self.timed_out.append(self.nb.cells.index(cell) if cell in self.nb.cells else -1)
             if cell is not None:
@@ -75,13 +84,14 @@ def register_engine(client_class, final_path: Path, state: dict):
             client = client_class(nb_man, kernel_name=kernel_name, timeout=execution_timeout,
                                   startup_timeout=start_timeout, interrupt_on_timeout=True,
                                   raise_on_iopub_timeout=False, iopub_timeout=10, **kwargs)
-            client._output_used, client.timed_out = {}, state["timed_out"]
+            client._output_used, client.timed_out, client.replies = {}, state["timed_out"], state["replies"]
             client.output_limit, client.on_kill = state["output_limit"], state["kill"]
             state["client"] = client
             try:
                 return client.execute()
             finally:  # whatever happened, keep what ran (papermill rewrites its own copy on errors)
                 final_path.write_text(nbformat.writes(nb_man.nb))
+                final_path.with_name("replies.json").write_text(json.dumps(state["replies"]))
 
     papermill_engines.register("opslab-grading", GradingEngine)
 
@@ -96,7 +106,8 @@ def run(job: dict) -> dict:
 
     out, run_dir, uid = Path(job["out"]), Path(job["run"]), job["uid"]
     cell_timeout, notebook_timeout = job["cell_timeout"], job["notebook_timeout"]
-    state = {"timed_out": [], "output_limit": job["output_kb"] * 1024, "deadline": False, "client": None}
+    state = {"timed_out": [], "output_limit": job["output_kb"] * 1024, "deadline": False, "client": None,
+             "replies": {}}
 
     def kill() -> None:
         if uid:
@@ -121,6 +132,12 @@ def run(job: dict) -> dict:
     watchdog = threading.Timer(notebook_timeout, deadline)
     watchdog.daemon = True
     config = Config({"KernelManager": {"transport": "ipc", "ip": str(run_dir / "kernel")}})
+    # the kernel's own stderr (the jail's and bubblewrap's errors too) goes to a file of this job, so a
+    # kernel that cannot start says why; it inherits the descriptor and cannot reopen the file
+    saved_stderr = os.dup(2)
+    log = os.open(out / "kernel.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    os.dup2(log, 2)
+    os.close(log)
     watchdog.start()
     try:
         pm.execute_notebook(str(out / "graded.ipynb"), str(out / "progress.ipynb"), parameters=job["parameters"],
@@ -132,16 +149,26 @@ def run(job: dict) -> dict:
     except pm.PapermillExecutionError:  # cells raised: expected, each question is scored on its own
         status, detail = STATUS_OK, ""
     except Exception as err:  # the kernel could not start, or papermill failed: the grader's problem
-        status, detail = STATUS_ERROR, f"{type(err).__name__}: {err}"
+        status, detail = STATUS_ERROR, f"{type(err).__name__}: {err}. {kernel_log_tail(out)}".strip()
     finally:
         watchdog.cancel()
         kill()
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
     if state["deadline"]:
         status, detail = STATUS_TIMEOUT, f"the notebook ran longer than {notebook_timeout} s; the rest did not run"
     elif state["timed_out"]:
         status = STATUS_TIMEOUT
         detail = f"a cell ran longer than {cell_timeout} s and was stopped. {detail}".strip()
     return {"status": status, "detail": detail, "timed_out_cells": state["timed_out"]}
+
+
+def kernel_log_tail(out: Path, lines: int = 3) -> str:
+    try:
+        text = (out / "kernel.log").read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return ("The kernel said: " + " | ".join(text[-lines:]))[:600] if text else ""
 
 
 def serve() -> int:

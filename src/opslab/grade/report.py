@@ -12,10 +12,12 @@ from pathlib import Path
 import nbformat
 
 from opslab.assign.questions import Question
-from opslab.grade.compose import GRADER_KEY, pass_line
+from opslab.grade.compose import GRADER_KEY
 from opslab.grade.score import QuestionResult
 
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# No script runs and nothing loads from anywhere, whatever a notebook holds (a second line of defence
+# behind the sanitizing): embedded images and the page's own style only.
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
 @dataclass
@@ -36,26 +38,34 @@ class Grade:
         return sum(r.points for r in self.results)
 
 
-def write_csv(grades: list[Grade], questions: list[Question], path: Path) -> None:
+def write_csv(grades: list[Grade], questions: list[Question], path: Path, isolation: str = "") -> None:
+    """The gradebook; its ``isolation`` column says how the submissions were sandboxed (WEAK: ...)."""
     with path.open("w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["learner", *[q.id for q in questions], "total", "max", "status", "seconds", "detail"])
+        writer.writerow(["learner", *[q.id for q in questions], "total", "max", "status", "seconds", "detail",
+                         "isolation"])
         for g in grades:
             earned = {r.id: r.earned for r in g.results}
             writer.writerow([g.learner, *[earned.get(q.id, 0) for q in questions], g.total, g.maximum,
-                             g.status, f"{g.seconds:.1f}", g.detail])
+                             g.status, f"{g.seconds:.1f}", g.detail, isolation])
 
 
-def learner_copy(executed, nonce: str):
-    """The executed notebook as the learner may see it: hidden tests' code and grader plumbing removed."""
+def learner_copy(executed):
+    """The executed notebook as the learner may see it: grader plumbing removed, and of each hidden
+    test neither the code nor any output (whatever the submission made it print), only its verdict."""
     nb = nbformat.from_dict(executed)
     for cell in nb.cells:
         meta = cell.get("metadata", {}).pop(GRADER_KEY, None)
-        for output in cell.get("outputs", []):
-            if meta and output.get("output_type") == "error":  # tracebacks would show grader and hidden code
-                output["traceback"] = [f"{output.get('ename')}: {output.get('evalue')}"]
-            if output.get("output_type") == "stream":
-                output["text"] = "".join(output.get("text", "")).replace(pass_line(nonce) + "\n", "")
+        if meta and meta.get("kind") == "hidden":
+            failed = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+            verdict = (f"hidden test failed: {failed.get('ename')}: {failed.get('evalue')}"
+                       if failed and failed.get("ename") in ("CheckFailed", "AssertionError") else
+                       f"hidden test failed: {failed.get('ename')}" if failed else "hidden test: see the table above")
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=verdict + "\n")]
+        elif meta:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":  # tracebacks would show grader code
+                    output["traceback"] = [f"{output.get('ename')}: {output.get('evalue')}"]
         if meta:
             cell.source = meta["shown"]
         cell.get("metadata", {}).pop("papermill", None)
@@ -64,38 +74,70 @@ def learner_copy(executed, nonce: str):
     return nb
 
 
-def _render_output(output) -> str:
-    kind = output.get("output_type")
-    if kind == "stream":
-        text = "".join(output.get("text", ""))
-        return f'<pre class="{html.escape(output.get("name", ""))}">{html.escape(text)}</pre>' if text else ""
-    if kind == "error":
-        trace = ANSI.sub("", "\n".join(output.get("traceback", [])))
-        trace = trace or f"{output.get('ename', '')}: {output.get('evalue', '')}"
-        return f'<pre class="error">{html.escape(trace)}</pre>'
-    data = output.get("data", {})
-    if "image/png" in data:
-        return f'<img src="data:image/png;base64,{"".join(data["image/png"]).strip()}">'
-    if "text/plain" in data:
-        return f"<pre>{html.escape(''.join(data['text/plain']))}</pre>"
-    return ""
+SAFE_DATA = ("text/plain", "text/html", "text/markdown", "image/png", "image/jpeg")
+BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
+ALLOWED_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+                "hr", "i", "img", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "tbody", "td",
+                "th", "thead", "tr", "ul", "del", "kbd", "dl", "dt", "dd"}
+
+
+def _allowed_attribute(tag: str, name: str, value: str) -> bool:
+    """Only inert attributes; links to web pages only; images only when embedded (no request at load)."""
+    if name in ("class", "id", "title", "alt") or (tag in ("td", "th") and name == "align"):
+        return True
+    if tag == "a" and name == "href":
+        return value.startswith(("https://", "http://", "#", "mailto:"))
+    if tag == "img" and name == "src":
+        return bool(re.fullmatch(r"data:image/(png|jpeg|gif);base64,[A-Za-z0-9+/=]+", value))
+    return False
+
+
+def clean_html(element) -> str:
+    """nbconvert's filter of the same name, with headings, paragraphs and embedded images allowed."""
+    import bleach
+
+    text = element.decode() if isinstance(element, bytes) else str(element)
+    return bleach.clean(text, tags=ALLOWED_TAGS, attributes=_allowed_attribute,
+                        protocols=["http", "https", "mailto", "data"], strip=True, strip_comments=True)
+
+
+def safe_outputs(nb):
+    """Keep only output types the page can show without running anything: streams, errors, text,
+    HTML and Markdown (both sanitized when rendered) and images whose data is really base64."""
+    for cell in nb.cells:
+        kept = []
+        for output in cell.get("outputs", []):
+            kind = output.get("output_type")
+            if kind in ("stream", "error"):
+                kept.append(output)
+            elif kind in ("display_data", "execute_result"):
+                data = {k: v for k, v in output.get("data", {}).items() if k in SAFE_DATA}
+                for image in ("image/png", "image/jpeg"):
+                    if image in data and not (isinstance(data[image], str) and BASE64.fullmatch(data[image])):
+                        del data[image]
+                if data:
+                    output["data"], output["metadata"] = data, {}
+                    kept.append(output)
+        if cell.cell_type == "code":
+            cell.outputs = kept
+        cell.pop("attachments", None)
+    return nb
 
 
 def render_notebook(nb) -> str:
-    parts = []
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            parts.append(f'<div class="md"><pre>{html.escape(cell.source)}</pre></div>')
-        elif cell.cell_type == "code":
-            parts.append(f'<pre class="code">{html.escape(cell.source)}</pre>')
-            parts += [_render_output(o) for o in cell.get("outputs", [])]
-    return "\n".join(p for p in parts if p)
+    """The notebook as an HTML fragment (nbconvert, Markdown rendered, all HTML sanitized, no script)."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="basic", sanitize_html=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True, filters={"clean_html": clean_html})
+    body, _ = exporter.from_notebook_node(safe_outputs(nbformat.from_dict(nb)))
+    return body
 
 
 STYLE = """body{font-family:sans-serif;max-width:960px;margin:2em auto;padding:0 1em}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
-pre{white-space:pre-wrap;margin:.3em 0}.code{background:#f4f4f4;padding:.5em}.error{color:#a00}
-.stderr{color:#850}.md pre{font-family:inherit}.pass{color:#070}.fail{color:#a00}"""
+pre{white-space:pre-wrap;margin:.3em 0}.input_area{background:#f4f4f4;padding:.2em .5em;margin-top:1em}
+.output_stderr{color:#850}.output_error{color:#a00}.pass{color:#070}.fail{color:#a00}img{max-width:100%}"""
 
 
 def feedback_html(grade: Grade, lab: str, notebook_name: str | None, nb_html: str) -> str:
@@ -107,7 +149,8 @@ def feedback_html(grade: Grade, lab: str, notebook_name: str | None, nb_html: st
     link = (f'<p>Your notebook as the grader ran it: <a href="{name}">{name}'
             f"</a> (shown below).</p>") if notebook_name else ""
     detail = f"<p>{html.escape(grade.detail)}</p>" if grade.detail else ""
-    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(lab)}: "
+    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\"><title>{html.escape(lab)}: "
             f"{html.escape(grade.learner)}</title><style>{STYLE}</style></head><body>\n"
             f"<h1>{html.escape(lab)}: {html.escape(grade.learner)}</h1>\n"
             f"<p><b>{grade.total} / {grade.maximum} points</b>, status <b>{html.escape(grade.status)}</b></p>{detail}\n"
@@ -115,11 +158,11 @@ def feedback_html(grade: Grade, lab: str, notebook_name: str | None, nb_html: st
             f"<h2>Executed notebook</h2>\n{nb_html}\n</body></html>\n")
 
 
-def write_feedback(grade: Grade, lab: str, folder: Path, nonce: str) -> None:
+def write_feedback(grade: Grade, lab: str, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     notebook_name, nb_html = None, "<p>(nothing ran)</p>"
     if grade.executed is not None:
-        copy = learner_copy(grade.executed, nonce)
+        copy = learner_copy(grade.executed)
         notebook_name = f"{grade.learner}.ipynb"
         (folder / notebook_name).write_text(nbformat.writes(copy))
         nb_html = render_notebook(copy)

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -17,28 +18,110 @@ from opslab.env import OFFLINE_ENV
 
 FIRST_UID = 61000  # submissions run as FIRST_UID + slot when the grader is root
 KERNEL_NAME = "opslab-grading"
+RUNTIME = Path("/run/opslab-grade")  # root's uid locks (only used when the grader is root)
+GUARD_KEY_ENV = "OPSLAB_GUARD_KEY"  # opslab.grade.kernel.KEY_ENV (that module imports nothing of opslab)
 
 
 @dataclass(frozen=True)
 class Isolation:
-    """What this machine lets the grader do; printed in the summary so nobody assumes more."""
+    """What this machine lets the grader do, found by trying it; printed in the summary and the
+    gradebook so nobody assumes more."""
 
     own_user: bool  # each running submission has its own user id (needs root)
-    no_network: bool  # kernels run in an empty network namespace (needs root)
+    no_network: bool  # kernels run in an empty network namespace
+    sandbox: bool = False  # bubblewrap runs: only the environment and the submission's folders in sight
+    hidden: bool = False  # a folder given to hide was empty inside the sandbox (tried, not assumed)
+    private_tmp: bool = False  # /tmp and /dev/shm are the submission's own
+    whole_memory: bool = False  # a cgroup limits the submission's memory and processes as a whole
+    problem: str = ""  # why the sandbox could not be made, when it could not
+
+    @property
+    def complete(self) -> bool:
+        """Hiding, no network and a private /tmp all hold: what grading needs unless the instructor
+        accepts less (``opslab grade --allow-weak-isolation``)."""
+        return self.sandbox and self.hidden and self.no_network and self.private_tmp
 
     def describe(self) -> str:
+        if not self.complete:
+            missing = [what for what, ok in (("hiding of solutions and other submissions", self.hidden),
+                                             ("network isolation", self.no_network),
+                                             ("private /tmp", self.private_tmp)) if not ok]
+            head = f"WEAK: no {', no '.join(missing)} ({self.problem or 'bubblewrap could not run'})"
+        else:
+            head = "sandbox (bubblewrap): solutions and other submissions hidden, no network, private /tmp"
         user = "own user id per submission" if self.own_user else "same user as the grader (run as root to isolate)"
-        net = "no network" if self.no_network else "network NOT isolated (needs root)"
-        return f"{user}; {net}; memory, file-size and time limits"
+        memory = ("memory and processes limited per submission (cgroup)" if self.whole_memory
+                  else "memory limited per process only (no cgroup)")
+        return f"{head}; {user}; {memory}; file-size and time limits"
 
 
-def probe_isolation() -> Isolation:
-    """Root can give each submission a user id and an empty network namespace; try it once."""
-    if os.geteuid() != 0:
-        return Isolation(False, False)
-    ok = subprocess.run([sys.executable, "-c", "import ctypes,sys; sys.exit(ctypes.CDLL(None).unshare(0x40000000))"],
-                        capture_output=True).returncode == 0
-    return Isolation(True, ok)
+class IsolationError(RuntimeError):
+    """The sandbox cannot be made here and the instructor did not accept weaker isolation."""
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+_PROBE = """import json, os, sys
+hidden = sys.argv[1]
+try:
+    seen = os.listdir(hidden)
+except OSError:
+    seen = []
+devices = [line.split(":")[0].strip() for line in open("/proc/net/dev").read().splitlines()[2:]]
+print(json.dumps({"uid": os.getuid(), "hidden_seen": seen, "devices": devices,
+                  "tmp_seen": os.path.exists(sys.argv[2])}))
+"""
+
+
+_probed: dict[bool, Isolation] = {}
+
+
+def probe_isolation(uid: int | None = None) -> Isolation:
+    """Run the real sandbox once with a small script and see what it could see: a folder that must
+    be hidden, the network devices, a file in the host's /tmp. Cached per process."""
+    own_user = os.geteuid() == 0
+    if own_user in _probed:
+        return _probed[own_user]
+    from opslab.grade import cgroup
+
+    whole_memory = cgroup.available()
+    canary_dir = Path(tempfile.mkdtemp(prefix="opslab-probe-"))
+    claimed: list = []
+    try:
+        hidden = canary_dir / "hidden"
+        hidden.mkdir()
+        (hidden / "secret").write_text("the sandbox must not see this")
+        canary_dir.chmod(0o755)
+        hidden.chmod(0o755)  # readable by anyone: only the sandbox can hide it
+        tmp_canary = canary_dir / "in-host-tmp"
+        tmp_canary.write_text("")
+        claimed.extend(claim_uids(1) if own_user and uid is None else [])  # never a uid another grader uses
+        workspace = Workspace(canary_dir / "ws", uid if uid is not None else (claimed[0][0] if claimed else 0))
+        workspace.create()
+        problem, report = "", None
+        if bwrap_path() is None:
+            problem = "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+        else:
+            argv = [*jail_argv(workspace, Limits(), True, hidden=(hidden,), connection_file=None),
+                    sys.executable, "-S", "-c", _PROBE, str(hidden), str(tmp_canary)]
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+            if done.returncode == 0:
+                report = json.loads(done.stdout.strip().splitlines()[-1])
+            else:
+                problem = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1][:300]
+        if report is None:
+            isolation = Isolation(own_user, False, problem=problem, whole_memory=whole_memory)
+        else:
+            isolation = Isolation(own_user and report["uid"] == workspace.uid, report["devices"] == ["lo"], True,
+                                  report["hidden_seen"] == [], not report["tmp_seen"], whole_memory)
+    finally:
+        for _, handle in claimed:
+            handle.close()
+        shutil.rmtree(canary_dir, ignore_errors=True)
+    _probed[own_user] = isolation
+    return isolation
 
 
 @dataclass(frozen=True)
@@ -48,6 +131,7 @@ class Limits:
     memory_mb: int = 4096
     processes: int = 256
     output_kb: int = 200  # output kept per cell; the rest is dropped with a note
+    tmp_mb: int = 512  # size of the submission's private /tmp and /dev/shm (each)
 
 
 @dataclass
@@ -71,9 +155,11 @@ class Workspace:
         return self.root / "out"
 
     def create(self) -> None:
-        self.root.mkdir(mode=0o711, parents=True)
+        self.root.mkdir(parents=True)
+        self.root.chmod(0o711)  # whatever the umask: the submission's user must reach work/ and run/
         for folder in (self.work, self.run, self.out):
-            folder.mkdir(mode=0o700)
+            folder.mkdir()
+            folder.chmod(0o700)
         if self.uid:
             os.chown(self.work, self.uid, self.uid)
 
@@ -81,25 +167,37 @@ class Workspace:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def kernel_spec(workspace: Workspace, isolation: Isolation, limits: Limits,
-                hidden: tuple[Path, ...] = ()) -> dict:
-    """A kernelspec whose kernel starts through opslab.grade.jail with this submission's limits."""
+def jail_argv(workspace: Workspace, limits: Limits, strong: bool, hidden: tuple[Path, ...] = (),
+              connection_file: str | None = "{connection_file}", cgroups: tuple[str, ...] = ()) -> list[str]:
+    """The launcher's command line up to the kernel's (opslab.grade.jail, which ends in bubblewrap)."""
     # run as a file with -S: the jail needs only the standard library, so it starts in a few ms
-    jail = [sys.executable, "-S", str(Path(__file__).with_name("jail.py")), "--memory-mb", str(limits.memory_mb)]
-    if isolation.own_user:
-        jail += ["--uid", str(workspace.uid), "--own", str(workspace.run), "--own", "{connection_file}",
-                 "--processes", str(limits.processes)]
-        needed = interpreter_paths()
-        for path in needed:
-            jail += ["--expose", path]
-        for folder in hidden:  # never a folder that holds what the kernel needs
-            if not any(Path(p).is_relative_to(folder) for p in [*needed, str(workspace.root)]):
-                jail += ["--hide", str(folder)]
-    if isolation.no_network:
-        jail.append("--no-network")
-    kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    return {"argv": [*jail, "--", *kernel], "display_name": "opslab grading", "language": "python",
-            "interrupt_mode": "signal"}
+    jail = [sys.executable, "-S", str(Path(__file__).with_name("jail.py")), "--memory-mb", str(limits.memory_mb),
+            "--tmp-mb", str(limits.tmp_mb), "--workdir", str(workspace.work)]
+    if workspace.uid:
+        jail += ["--uid", str(workspace.uid), "--own", str(workspace.run), "--processes", str(limits.processes)]
+        if connection_file:
+            jail += ["--own", connection_file]
+    for folder in cgroups:
+        jail += ["--cgroup", folder]
+    for path in interpreter_paths():
+        jail += ["--expose", path]
+    if not strong:
+        return [*jail, "--weak", "--no-network", "--"]
+    for path in (workspace.work, workspace.run):
+        jail += ["--writable", str(path)]
+    for folder in hidden:
+        jail += ["--hide", str(folder)]
+    return [*jail, "--bwrap", bwrap_path() or "bwrap", "--"]
+
+
+def kernel_spec(workspace: Workspace, isolation: Isolation, limits: Limits,
+                hidden: tuple[Path, ...] = (), cgroups: tuple[str, ...] = ()) -> dict:
+    """A kernelspec whose kernel (opslab.grade.kernel, the guarded ipykernel) starts through the jail."""
+    jail = jail_argv(workspace, limits, isolation.sandbox, hidden, cgroups=cgroups)
+    kernel = [sys.executable, str(Path(__file__).with_name("kernel.py")), "-f", "{connection_file}"]
+    # interrupts as messages: a signal to bubblewrap would not reach the kernel inside it
+    return {"argv": [*jail, *kernel], "display_name": "opslab grading", "language": "python",
+            "interrupt_mode": "message"}
 
 
 def interpreter_paths() -> list[str]:
@@ -115,12 +213,23 @@ def interpreter_paths() -> list[str]:
 
 
 def write_kernel_spec(workspace: Workspace, isolation: Isolation, limits: Limits,
-                      hidden: tuple[Path, ...] = ()) -> Path:
-    """Install the kernelspec under ``run/jupyter`` (the executor's JUPYTER_PATH) and return that."""
+                      hidden: tuple[Path, ...] = (), cgroups: tuple[str, ...] = ()) -> Path:
+    """Install the kernelspec under ``out/jupyter`` (the executor's JUPYTER_PATH) and return that."""
     spec_dir = workspace.out / "jupyter" / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(json.dumps(kernel_spec(workspace, isolation, limits, hidden)))
+    (spec_dir / "kernel.json").write_text(json.dumps(kernel_spec(workspace, isolation, limits, hidden, cgroups)))
     return workspace.out / "jupyter"
+
+
+def write_guard_key(workspace: Workspace, key: bytes) -> Path:
+    """The key the grading kernel signs graded cells with; the kernel reads it at start and deletes it."""
+    path = workspace.run / "guard.key"
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(handle, "wb") as f:
+        f.write(key)
+    if workspace.uid:
+        os.chown(path, workspace.uid, workspace.uid)
+    return path
 
 
 def environment(workspace: Workspace, jupyter_path: Path) -> dict[str, str]:
@@ -143,16 +252,30 @@ def environment(workspace: Workspace, jupyter_path: Path) -> dict[str, str]:
         "JUPYTER_PLATFORM_DIRS": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        GUARD_KEY_ENV: str(workspace.run / "guard.key"),
     }
 
 
-def claim_uids(count: int, locks: Path = Path(tempfile.gettempdir()) / "opslab-grade-uids") -> list:
+def lock_folder(path: Path = RUNTIME) -> Path:
+    """The folder of the uid locks: created by root, 0700, and refused if it is anything else (a
+    symlink, another owner, writable by others), so nobody can plant files root would open."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise RuntimeError(f"{path} is not a folder of this user that only it may write: refusing to use it")
+    return path
+
+
+def claim_uids(count: int, locks: Path = RUNTIME) -> list:
     """Reserve ``count`` sandbox user ids for this process (an flock each, held until the returned
     files are closed), so two graders on one machine never share a uid and kill each other's kernels."""
-    locks.mkdir(mode=0o700, exist_ok=True)
+    folder = lock_folder(locks)
     claimed = []
     for uid in range(FIRST_UID, FIRST_UID + 4096):
-        handle = open(locks / f"{uid}.lock", "w")
+        handle = os.fdopen(os.open(folder / f"{uid}.lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600), "w")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

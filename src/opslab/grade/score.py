@@ -1,12 +1,16 @@
 """Score an executed notebook: a question earns its points when every one of its graded cells ran
-to its end (it printed the run's pass line) without an error."""
+without an error and the grading kernel signed that outcome (opslab.grade.kernel). What the kernel's
+guard noted (a submission that watched or rewrote other code) makes the submission *suspicious*."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opslab.assign.questions import Question
-from opslab.grade.compose import GRADER_KEY, pass_line
+from opslab.grade.compose import GRADER_KEY
+from opslab.grade.kernel import verify
+
+UNVERIFIED = "the grader could not verify that this check ran: its signature is missing or wrong"
 
 
 @dataclass(frozen=True)
@@ -15,6 +19,12 @@ class QuestionResult:
     points: int
     earned: int
     message: str  # empty when passed; otherwise what was wrong, or why it did not run
+
+
+@dataclass
+class Scored:
+    results: list[QuestionResult]
+    findings: list[str] = field(default_factory=list)  # for manual review; empty when nothing was seen
 
 
 def _error_of(cell) -> str | None:
@@ -27,35 +37,38 @@ def _error_of(cell) -> str | None:
     return None
 
 
-def _printed(cell, line: str) -> bool:
-    return any(o.get("output_type") == "stream" and line in "".join(o.get("text", ""))
-               for o in cell.get("outputs", []))
-
-
-def cell_verdict(cell, nonce: str, why_not_run: str) -> str:
-    """'' when the graded cell passed, else the message for the learner."""
+def cell_verdict(cell, reply: dict | None, key: bytes, why_not_run: str) -> tuple[str, list[str]]:
+    """('' when the graded cell passed, else the message for the learner; what the guard noted)."""
     error = _error_of(cell)
+    if not reply:
+        return error or why_not_run, []
+    valid, notes = verify(key, reply.get("guard"), reply.get("msg_id", ""), cell.get("source", ""),
+                          reply.get("status", ""))
     if error:
-        return error
-    if _printed(cell, pass_line(nonce)):
-        return ""
-    return why_not_run
+        return error, notes
+    if not valid:
+        return UNVERIFIED, [f"{UNVERIFIED} ({cell.get('id')})"]
+    if reply.get("status") != "ok":
+        return why_not_run, notes
+    return "", notes
 
 
-def score(executed, questions: list[Question], nonce: str, why_not_run: str) -> list[QuestionResult]:
+def score(executed, questions: list[Question], replies: dict, key: bytes, why_not_run: str) -> Scored:
     """One result per question of the solution, in order; cells that never ran count as failed."""
     problems: dict[str, list[str]] = {q.id: [] for q in questions}
     seen: set[str] = set()
+    findings: list[str] = []
     for cell in executed.cells:
         meta = cell.get("metadata", {}).get(GRADER_KEY)
         if not meta or meta.get("question") not in problems:
             continue
         seen.add(meta["question"])
-        verdict = cell_verdict(cell, nonce, why_not_run)
+        verdict, notes = cell_verdict(cell, replies.get(cell.get("id")), key, why_not_run)
+        findings += [n for n in notes if n not in findings]
         if verdict:
             problems[meta["question"]].append(verdict)
     results = []
     for q in questions:
         found = problems[q.id] if q.id in seen else [why_not_run]
         results.append(QuestionResult(q.id, q.points, 0 if found else q.points, found[0] if found else ""))
-    return results
+    return Scored(results, findings)
