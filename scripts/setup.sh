@@ -3,6 +3,8 @@
 # Python packages and opslab itself. Idempotent and quick when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Readable by others whatever the caller's umask: the grader's sandbox user runs this environment.
+umask 022
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 REQUIREMENTS=${REQUIREMENTS:-requirements.txt}  # scripts/try_newest.py passes the newest releases instead
