@@ -16,10 +16,10 @@ ENV PIP_NO_CACHE_DIR=1 \
 ARG OPSLAB_VERSION=0.1.0
 WORKDIR /src
 RUN python -m venv /opt/venv
-COPY requirements.txt ./
-COPY pyproject.toml README.md ./
+COPY requirements.txt pyproject.toml README.md ./
 COPY src ./src
-# every version comes from requirements.txt (--constraint): opslab's own is pinned by OPSLAB_VERSION
+# every version comes from requirements.txt (--constraint), opslab's own from OPSLAB_VERSION. One step, as the
+# dependency set follows from the wheel's extra: a change under src/ re-runs it.
 RUN pip wheel --no-deps --wheel-dir /wheels . \
     && pip install --constraint requirements.txt --find-links /wheels "opslab[demo]==${OPSLAB_VERSION}"
 
