@@ -316,3 +316,17 @@ def test_the_demo_image_installs_everything_the_demo_imports():
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "PAGE 200 True" in done.stdout, done.stdout
+
+
+def test_the_compose_webhook_command_serves_and_passes_its_healthcheck(tmp_path):
+    """compose.yaml's webhook service runs the lab-server image with its own command and health check."""
+    service = compose()["services"]["webhook"]
+    port = free_port()
+    command = [a.replace("/data/", f"{tmp_path}/") for a in on_address(service["command"], "127.0.0.1", port)]
+    with BackgroundServer(resolve(command), f"http://127.0.0.1:{port}/ready", name="webhook-cmd"):
+        httpx.post(f"http://127.0.0.1:{port}/alerts", json={"alerts": []}, timeout=10).raise_for_status()
+        test = service["healthcheck"]["test"]
+        assert test[0] == "CMD"
+        check = [a.replace(":9095/", f":{port}/") for a in test[1:]]
+        assert subprocess.run(resolve(check), capture_output=True, timeout=30).returncode == 0
+    assert (tmp_path / "alerts.jsonl").read_text().count("\n") == 1, "the alert was not appended to /data/alerts.jsonl"
