@@ -1,0 +1,64 @@
+"""Shared by tests/test_deploy_*.py: read a Dockerfile's instructions, and the deploy/ folder's paths."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+DEPLOY = REPO / "deploy"
+DOCKERFILES = sorted((DEPLOY / "docker").glob("*.Dockerfile"))
+
+
+def venv_tool(name: str) -> str:
+    """A command-line tool installed beside this Python (the course venv's bin), else on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    found = str(beside) if beside.exists() else shutil.which(name)
+    assert found, f"{name} is not installed: pip install -r requirements.txt"
+    return found
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """The Dockerfile's instructions as ``(KEYWORD, arguments)``, continuation lines joined, comments dropped."""
+    found, pending = [], ""
+    for line in dockerfile.read_text().splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        whole = pending + stripped
+        pending = ""
+        keyword, _, rest = whole.partition(" ")
+        found.append((keyword.upper(), " ".join(rest.split())))
+    assert not pending, f"{dockerfile.name} ends inside a continued line"
+    return found
+
+
+def exec_form(dockerfile: Path, keyword: str) -> list[str]:
+    """The last ``keyword`` (CMD, or HEALTHCHECK's CMD) in exec (JSON) form, as the container runs it."""
+    matching = [rest for key, rest in instructions(dockerfile) if key == keyword]
+    assert matching, f"{dockerfile.name} has no {keyword}"
+    rest = matching[-1]
+    if keyword == "HEALTHCHECK":
+        options, sep, rest = rest.partition("CMD ")
+        assert sep, f"{dockerfile.name}: HEALTHCHECK has no CMD"
+    try:
+        command = json.loads(rest)
+    except ValueError:
+        raise AssertionError(f"{dockerfile.name}: {keyword} is not in exec form (a JSON list): {rest}") from None
+    assert isinstance(command, list) and all(isinstance(a, str) for a in command), rest
+    return command
+
+
+def on_address(command: list[str], host: str, port: int) -> list[str]:
+    """``command`` with the values of its ``--host`` and ``--port`` options replaced (both must be there)."""
+    command = list(command)
+    for option, value in (("--host", host), ("--port", str(port))):
+        assert option in command, f"{command} has no {option}"
+        command[command.index(option) + 1] = value
+    return command
