@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from opslab.assign import assign_all, render, repository_url, solution_notebooks, stale_labs
-from opslab.assign.markers import BEGIN, END, PROMPT, MarkerError, strip_solutions
+from opslab.assign.markers import BEGIN, END, PROMPT, MarkerError, has_solution, strip_solutions
 from opslab.assign.questions import is_hidden, question_of, questions
 from opslab.cli import main
 
@@ -81,6 +81,30 @@ def test_lab_layout_bootstrap_tags_and_questions(path):
     public = {question_of(c)["question"] for c in solution.cells if question_of(c) and not is_hidden(c)}
     assert kept == public and kept <= {q.id for q in questions(solution)}
     assert lab.metadata["opslab"]["lab"] == path.stem
+
+
+@pytest.mark.parametrize("path", [TINY, *SOLUTIONS], ids=lambda p: p.stem)
+def test_the_book_shows_an_exercise_as_an_exercise(path):
+    """In the book, an exercise's code stays in view with the stub's traceback folded away; a check's code
+    is folded away and its output (in the learner version, only its failure) removed; nothing else moves."""
+    solution, lab = nbformat.read(path, as_version=4), learner(path)
+    by_id = {c.id: c for c in solution.cells}
+    book_tags = {"hide-input", "hide-output", "remove-output"}
+    exercises = checks = 0
+    for cell in lab.cells[1:]:
+        tags = set(cell.metadata.get("tags", []))
+        is_check = "check" in tags or question_of(cell) is not None
+        is_exercise = has_solution(by_id[cell.id].source) if cell.cell_type == "code" else False
+        if is_check:
+            checks += 1
+            assert {"hide-input", "remove-output"} <= tags, cell.source[:80]
+        if is_exercise:
+            exercises += 1
+            assert "hide-output" in tags and "hide-input" not in tags, cell.source[:80]
+        if not (is_check or is_exercise):
+            original = set(by_id[cell.id].metadata.get("tags", []))
+            assert tags & book_tags == original & book_tags, f"a plain cell was folded: {cell.source[:80]}"
+    assert exercises and checks, "every lab has exercises and checks"
 
 
 def test_tiny_lab_stubs_raise_with_their_hint():

@@ -1,5 +1,7 @@
 import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 
@@ -47,6 +49,19 @@ def test_seed_everything_makes_global_generators_repeat():
     first = (random.random(), np.random.rand())
     env.seed_everything(5)
     assert (random.random(), np.random.rand()) == first
+
+
+def test_seed_everything_fixes_string_hashing_in_child_processes_not_in_this_one(monkeypatch):
+    """PYTHONHASHSEED is read at interpreter start: it reaches children, not the running process."""
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    before = hash("opslab")
+    code = [sys.executable, "-c", "print(hash('opslab'))"]
+    unseeded = {subprocess.run(code, capture_output=True, text=True, check=True).stdout for _ in range(3)}
+    env.seed_everything(5)
+    assert hash("opslab") == before, "the running interpreter's hash seed cannot change"
+    seeded = {subprocess.run(code, capture_output=True, text=True, check=True).stdout for _ in range(3)}
+    assert len(seeded) == 1, f"children of a seeded process hash differently: {seeded}"
+    assert len(unseeded) > 1, "without the variable, children should get random hash seeds"
 
 
 def test_a_lab_started_by_a_runner_with_mplbackend_agg_still_shows_its_figures(tmp_path, monkeypatch):

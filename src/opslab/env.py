@@ -55,10 +55,18 @@ def go_offline() -> dict[str, str]:
 
 
 def seed_everything(seed: int = 0) -> None:
-    """Fix Python's and NumPy's global generators (code should still pass ``random_state``)."""
+    """Fix Python's and NumPy's global generators (code should still pass ``random_state``).
+
+    Also exports ``PYTHONHASHSEED``, which fixes the hashing of ``str`` and ``bytes`` (and so the
+    iteration order of sets of strings) in the Python **child processes** started afterwards: servers,
+    scripts, ``opslab run``. It cannot fix this process's own hashing: Python reads the variable once,
+    at start-up, so a running kernel keeps its random hash seed. Code that must be reproducible here
+    does not depend on set order (sort, or use lists and dicts, which keep insertion order); a
+    process that needs a fixed seed of its own is started with the variable already set.
+    """
     random.seed(seed)
     np.random.seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)  # for children only: see the docstring
 
 
 def show_figures_inline() -> bool:

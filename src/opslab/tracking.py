@@ -17,7 +17,8 @@ def data_fingerprint(df: pd.DataFrame) -> str:
     """A SHA-256 of a frame's column names, dtypes and values (row order matters, index does not).
 
     Two frames with the same content give the same hash on any machine; change one cell, one
-    column name or one dtype and the hash changes.
+    column name or one dtype and the hash changes. This is the course's one definition of a data
+    fingerprint: Lab 1.2 has learners write exactly this function, and a hidden test compares the two.
     """
     digest = hashlib.sha256()
     digest.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())

@@ -7,7 +7,17 @@ import hashlib
 import nbformat
 
 from opslab.assign.markers import MarkerError, has_solution, strip_solutions
-from opslab.assign.questions import CHECK, RAISES, REMOVE, is_graded, is_hidden, tags
+from opslab.assign.questions import (
+    CHECK,
+    HIDE_INPUT,
+    HIDE_OUTPUT,
+    RAISES,
+    REMOVE,
+    REMOVE_OUTPUT,
+    is_graded,
+    is_hidden,
+    tags,
+)
 
 # Cell metadata that belongs to a run, not to the lab: dropped so re-runs give the same bytes.
 RUN_METADATA = {"execution", "papermill", "ExecuteTime", "collapsed", "scrolled"}
@@ -60,11 +70,13 @@ def learner_version(solution, lab: str, repository_url: str):
         if is_graded(original) and is_hidden(original):
             continue
         cell = _clean_cell(original, index, lab)
-        if has_solution(cell.source):
+        if has_solution(cell.source):  # an exercise: its code stays in view, the stub's traceback folds away
             cell.source = strip_solutions(cell.source, where)
-            _add_tag(cell, RAISES)
-        if is_graded(cell) or CHECK in tags(cell):
-            _add_tag(cell, RAISES)
+            for tag in (RAISES, HIDE_OUTPUT):
+                _add_tag(cell, tag)
+        if is_graded(cell) or CHECK in tags(cell):  # a check: its code folds away, its failure is not shown
+            for tag in (RAISES, HIDE_INPUT, REMOVE_OUTPUT):
+                _add_tag(cell, tag)
         cells.append(cell)
     nb = nbformat.v4.new_notebook()
     nb.nbformat_minor = 5

@@ -9,6 +9,10 @@ HIDDEN = "hidden-test"  # a hidden test cell: never reaches labs/, inserted by t
 PARAMETERS = "parameters"  # papermill's parameters cell
 RAISES = "raises-exception"  # the cell may raise; execution (book, opslab run, grader) goes on
 REMOVE = "remove-cell"  # the book hides the cell
+# How the book shows an exercise (Jupyter Book's cell tags; they change nothing when a notebook runs):
+HIDE_INPUT = "hide-input"  # a check cell's code, collapsed behind "Show code"
+HIDE_OUTPUT = "hide-output"  # the stub's traceback in an exercise cell, collapsed behind "Show output"
+REMOVE_OUTPUT = "remove-output"  # a check cell's output, which in the learner version is only its failure
 
 
 def tags(cell) -> list[str]:
