@@ -14,6 +14,7 @@ VERBS = {
     "run": ("opslab.run.cli", "execute notebooks with papermill and print a timing table"),
     "assign": ("opslab.assign.cli", "regenerate the learner notebooks in labs/ from solutions/"),
     "grade": ("opslab.grade.cli", "grade a folder of learner submissions into a gradebook and feedback"),
+    "gradebook": ("opslab.gradebook.cli", "merge the shards of `opslab grade --shard K/N` into one gradebook"),
     "train": ("opslab.train.cli", "train the default churn model and register it as churn-classifier@champion"),
     "serve": ("opslab.serve.cli", "start the lab model server (FastAPI + uvicorn)"),
     "traffic": ("opslab.traffic.cli", "replay production traffic under a drift scenario to a running lab server"),

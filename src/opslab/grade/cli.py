@@ -10,6 +10,7 @@ from opslab.grade.batch import Grader, SelfCheckFailed, grade_all
 from opslab.grade.collect import find_solution, find_submissions
 from opslab.grade.report import summary, write_csv, write_feedback
 from opslab.grade.sandbox import IsolationError, Limits, probe_isolation
+from opslab.grade.shard import parse_shard, pick, write_manifest
 from opslab.run import parse_parameter
 
 
@@ -27,6 +28,8 @@ def configure(parser) -> None:
     parser.add_argument("--allow-weak-isolation", action="store_true",
                         help="grade even where the sandbox cannot hide the solutions or cut the network "
                              "(the summary and the gradebook say so)")
+    parser.add_argument("--shard", metavar="K/N", help="grade only shard K of N (every N-th learner); merge the "
+                        "shards' --out folders with `opslab gradebook`")
     parser.add_argument("--no-self-check", action="store_true",
                         help="skip grading the lab's own solution first (it must get full marks to go on)")
 
@@ -36,6 +39,7 @@ def command(args) -> int:
         solution = find_solution(args.lab, Path(args.solutions))
         submissions = find_submissions(Path(args.submissions))
         parameters = dict(parse_parameter(p) for p in args.parameter)
+        shard = parse_shard(args.shard) if args.shard else None
     except (FileNotFoundError, ValueError) as err:
         print(f"opslab grade: {err}")
         return 2
@@ -55,8 +59,9 @@ def command(args) -> int:
         if not args.no_self_check:
             grader.self_check()
         shutil.rmtree(out / "feedback", ignore_errors=True)  # only what an earlier grading wrote
+        (out / "shard.json").unlink(missing_ok=True)
         (out / "feedback").mkdir(parents=True)
-        grades = grade_all(grader, submissions, workers)
+        grades = grade_all(grader, pick(submissions, shard) if shard else submissions, workers)
     except SelfCheckFailed as err:
         print(f"opslab grade: {err}")
         return 3
@@ -65,5 +70,8 @@ def command(args) -> int:
     write_csv(grades, grader.questions, out / "grades.csv", isolation.describe())
     for grade in grades:
         write_feedback(grade, grader.lab, out / "feedback")
+    if shard:
+        write_manifest(out, grader.lab, shard, [g.learner for g in grades], grader.questions, isolation.describe(),
+                       len(submissions))
     print(summary(grades, grader.questions, out, isolation.describe()))
     return 0

@@ -68,6 +68,11 @@ def learner_copy(executed):
                     output["traceback"] = [f"{output.get('ename')}: {output.get('evalue')}"]
         if meta:
             cell.source = meta["shown"]
+        if cell.cell_type == "code":  # counts depend on timing (a kernel that dies mid-cell): not kept
+            cell.execution_count = None
+            for output in cell.get("outputs", []):
+                if "execution_count" in output:
+                    output["execution_count"] = None
         cell.get("metadata", {}).pop("papermill", None)
         cell.get("metadata", {}).pop("execution", None)
     nb.metadata.pop("papermill", None)

@@ -1,0 +1,1 @@
+"""``opslab gradebook``: one gradebook from the shards of a grading that ran on several machines."""
