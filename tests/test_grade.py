@@ -452,6 +452,43 @@ def test_a_solution_that_fails_in_the_sandbox_stops_the_batch_naming_its_cell(tm
     assert not (tmp_path / "out" / "grades.csv").exists()
 
 
+def test_the_memory_limit_holds_for_the_submission_as_a_whole(tmp_path):
+    """Two processes of 200 MB each stay under a 300 MB per-process limit, not under a 300 MB cgroup:
+    run through the real launcher and sandbox, one of them is killed."""
+    import subprocess
+    import sys
+
+    from opslab.grade import cgroup
+    from opslab.grade.sandbox import Workspace, jail_argv
+
+    if not probe_isolation().whole_memory:
+        pytest.skip("no writable cgroups here: the summary says 'memory limited per process only'")
+    limits = Limits(memory_mb=300)
+    (uid, lock), = claim_uids_for_test()
+    workspace = Workspace(Path(tempfile.mkdtemp(prefix="opslab-cgroup-test-")) / "ws", uid)
+    workspace.create()
+    groups = cgroup.create(f"test-{workspace.root.parent.name}", limits.memory_mb * 2**20, limits.processes)
+    hog = "b = bytearray(200 * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1"
+    parent = ("import subprocess, sys\n"
+              f"children = [subprocess.Popen([sys.executable, '-c', {hog!r}]) for _ in range(2)]\n"
+              "print(sum(child.wait() == 0 for child in children))")
+    try:
+        done = subprocess.run([*jail_argv(workspace, limits, True, connection_file=None, cgroups=tuple(groups)),
+                               sys.executable, "-c", parent], capture_output=True, text=True, timeout=120)
+    finally:
+        cgroup.remove(groups)
+        lock.close()
+        shutil.rmtree(workspace.root.parent, ignore_errors=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "1", "both 200 MB children survived a 300 MB limit for the whole submission"
+
+
+def claim_uids_for_test():
+    from opslab.grade.sandbox import claim_uids
+
+    return claim_uids(1) if probe_isolation().own_user else [(0, open("/dev/null"))]
+
+
 def test_uid_locks_refuse_a_planted_folder(tmp_path):
     import os
 

@@ -61,6 +61,10 @@ def create(name: str, memory_bytes: int, processes: int) -> list[str]:
                 (folder / "pids.max").write_text(str(processes))
             elif parent.parent.name == "memory":
                 (folder / "memory.limit_in_bytes").write_text(str(memory_bytes))
+                if (folder / "memory.memsw.limit_in_bytes").exists():  # no swapping past the limit either
+                    (folder / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
+                if (folder / "memory.swappiness").exists():
+                    (folder / "memory.swappiness").write_text("0")
             else:
                 (folder / "pids.max").write_text(str(processes))
     except OSError:
