@@ -16,7 +16,7 @@ from grade_labs_support import check_lab, outside  # noqa: F401  (fixture)
 from opslab.assign import render
 
 GRADED_HERE = ("m1", "m3")
-GRADED_ELSEWHERE = ("m2", "m4", "m5")
+GRADED_ELSEWHERE = ("m2", "m4", "m5", "m6")
 
 
 def test_every_lab_is_graded_by_one_test_file():
