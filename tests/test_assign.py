@@ -119,6 +119,33 @@ def test_tiny_lab_stubs_raise_with_their_hint():
     assert cells[2].source.startswith("greeting = ...  # a string that says hello")
 
 
+def test_self_learners_can_have_the_solutions_folded_after_each_exercise(tmp_path):
+    """``opslab: {publish_solutions: true}`` in _config.yml: each exercise is followed by its solution in
+    a dropdown; the course's own _config.yml keeps it off, so labs/ carry none (see the leak test)."""
+    from opslab.assign import publish_solutions
+
+    assert publish_solutions(REPO / "_config.yml") is False
+    config = tmp_path / "_config.yml"
+    config.write_text("repository:\n  url: https://example.org/r\nopslab:\n  publish_solutions: true\n")
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "tiny.ipynb").write_bytes(TINY.read_bytes())
+    assert main(["assign", "--solutions", str(tmp_path / "solutions"), "--labs", str(tmp_path / "labs"),
+                 "--config", str(config)]) == 0
+    cells = nbformat.read(tmp_path / "labs" / "tiny.ipynb", as_version=4).cells
+    exercises = [i for i, c in enumerate(cells) if "NotImplementedError" in c.source or "greeting = ..." in c.source]
+    assert len(exercises) == 3
+    for i in exercises:
+        folded = cells[i + 1]
+        assert folded.cell_type == "markdown" and folded.source.startswith("````{admonition} A solution")
+        assert ":class: dropdown" in folded.source and "BEGIN SOLUTION" not in folded.source
+    assert "return 2 * x" in cells[exercises[0] + 1].source
+    assert "SECRET-HIDDEN-TEST" not in "".join(c.source for c in cells)  # hidden tests stay hidden
+    config.write_text("opslab:\n  publish_solutions: false\n")
+    assert main(["assign", "--solutions", str(tmp_path / "solutions"), "--labs", str(tmp_path / "labs"),
+                 "--config", str(config)]) == 0
+    assert "return 2 * x" not in (tmp_path / "labs" / "tiny.ipynb").read_text()
+
+
 def test_assign_is_byte_identical_and_removes_labs_without_a_solution(tmp_path):
     (tmp_path / "solutions").mkdir()
     (tmp_path / "solutions" / "tiny.ipynb").write_bytes(TINY.read_bytes())

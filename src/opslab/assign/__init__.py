@@ -20,10 +20,19 @@ def repository_url(config: Path) -> str:
     return str((data.get("repository") or {}).get("url") or DEFAULT_REPOSITORY).rstrip("/")
 
 
-def render(solution_path: Path, url: str) -> str:
+def publish_solutions(config: Path) -> bool:
+    """``opslab: {publish_solutions: true}`` in ``_config.yml``: labs/ (and so the book) carry each
+    exercise's solution, folded. For self-learners; off by default, and off for a graded course."""
+    if not config.exists():
+        return False
+    data = yaml.safe_load(config.read_text()) or {}
+    return (data.get("opslab") or {}).get("publish_solutions") is True
+
+
+def render(solution_path: Path, url: str, publish: bool = False) -> str:
     """The learner notebook of one solution, as the exact text written to labs/."""
     solution = nbformat.read(solution_path, as_version=4)
-    return nbformat.writes(learner_version(solution, solution_path.stem, url)) + "\n"
+    return nbformat.writes(learner_version(solution, solution_path.stem, url, publish)) + "\n"
 
 
 def solution_notebooks(solutions: Path) -> list[Path]:
@@ -32,8 +41,8 @@ def solution_notebooks(solutions: Path) -> list[Path]:
 
 def stale_labs(solutions: Path, labs: Path, config: Path) -> list[str]:
     """Names of the labs that `opslab assign` would write or delete (empty: labs/ is up to date)."""
-    url = repository_url(config)
-    texts = {p.name: render(p, url) for p in solution_notebooks(solutions)}
+    url, publish = repository_url(config), publish_solutions(config)
+    texts = {p.name: render(p, url, publish) for p in solution_notebooks(solutions)}
     present = {p.name for p in labs.glob("*.ipynb")} if labs.is_dir() else set()
     changed = [n for n, t in texts.items() if n not in present or (labs / n).read_text() != t]
     return sorted(changed + sorted(present - set(texts)))
@@ -41,8 +50,8 @@ def stale_labs(solutions: Path, labs: Path, config: Path) -> list[str]:
 
 def assign_all(solutions: Path, labs: Path, config: Path) -> list[Path]:
     """Write labs/<name>.ipynb for every solutions/<name>.ipynb; remove labs without a solution."""
-    url = repository_url(config)
-    texts = {p.name: render(p, url) for p in solution_notebooks(solutions)}  # all or nothing on errors
+    url, publish = repository_url(config), publish_solutions(config)
+    texts = {p.name: render(p, url, publish) for p in solution_notebooks(solutions)}  # all or nothing on errors
     labs.mkdir(parents=True, exist_ok=True)
     for stale in sorted(labs.glob("*.ipynb")):
         if stale.name not in texts:

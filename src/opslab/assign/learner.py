@@ -6,7 +6,7 @@ import hashlib
 
 import nbformat
 
-from opslab.assign.markers import MarkerError, has_solution, strip_solutions
+from opslab.assign.markers import BEGIN, END, PROMPT, MarkerError, has_solution, strip_solutions
 from opslab.assign.questions import (
     CHECK,
     HIDE_INPUT,
@@ -57,8 +57,20 @@ def _add_tag(cell, tag: str) -> None:
     cell.metadata["tags"] = sorted(set(tags(cell)) | {tag})
 
 
-def learner_version(solution, lab: str, repository_url: str):
-    """The learner notebook of ``solution`` (a NotebookNode); ``lab`` names it in errors and metadata."""
+def solution_cell(source: str, exercise_id: str):
+    """The solution of an exercise cell as a folded Markdown block (a dropdown admonition in the book):
+    for self-learners, when ``_config.yml`` says ``opslab: {publish_solutions: true}``."""
+    code = "\n".join(line for line in source.splitlines()
+                     if not (BEGIN.match(line) or END.match(line) or PROMPT.match(line))).strip("\n")
+    cell = nbformat.v4.new_markdown_cell(
+        f"````{{admonition}} A solution\n:class: dropdown\n\n```python\n{code}\n```\n````")
+    cell.id = f"{exercise_id}-solution"[:64]
+    return cell
+
+
+def learner_version(solution, lab: str, repository_url: str, publish_solutions: bool = False):
+    """The learner notebook of ``solution`` (a NotebookNode); ``lab`` names it in errors and metadata.
+    With ``publish_solutions``, each exercise is followed by its solution, folded (self-learners)."""
     cells = [bootstrap_cell(repository_url)]
     for index, original in enumerate(solution.cells):
         where = f"{lab}, cell {index}"
@@ -70,7 +82,9 @@ def learner_version(solution, lab: str, repository_url: str):
         if is_graded(original) and is_hidden(original):
             continue
         cell = _clean_cell(original, index, lab)
+        solved = None
         if has_solution(cell.source):  # an exercise: its code stays in view, the stub's traceback folds away
+            solved = solution_cell(cell.source, cell.id) if publish_solutions else None
             cell.source = strip_solutions(cell.source, where)
             for tag in (RAISES, HIDE_OUTPUT):
                 _add_tag(cell, tag)
@@ -78,6 +92,8 @@ def learner_version(solution, lab: str, repository_url: str):
             for tag in (RAISES, HIDE_INPUT, REMOVE_OUTPUT):
                 _add_tag(cell, tag)
         cells.append(cell)
+        if solved is not None:
+            cells.append(solved)
     nb = nbformat.v4.new_notebook()
     nb.nbformat_minor = 5
     nb.cells = cells
