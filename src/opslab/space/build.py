@@ -82,7 +82,7 @@ def build_space(repo: str | Path, out: str | Path, commit: str | None = None) ->
     written["requirements.txt"] = out / "requirements.txt"
     written["requirements.txt"].write_text(
         header
-        + "# The course package (the lab server, the demo, `opslab train`) from that commit's archive (no git needed).\n"
+        + "# The course package (lab server, demo, `opslab train`) from that commit's archive (no git needed).\n"
         + f"opslab[all] @ {url}/archive/{sha}.tar.gz\n"
     )
     written["constraints.txt"] = out / "constraints.txt"
