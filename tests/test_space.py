@@ -4,9 +4,11 @@ folder `opslab space build` writes, and the book's links to the published live p
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
+import sys
 
 import gradio_client
 import httpx
@@ -14,9 +16,10 @@ import pytest
 import yaml
 
 from conftest import REPO
-from deploy_support import exec_form, instructions, on_address, venv_tool
+from deploy_support import closure, exec_form, instructions, on_address, venv_tool
 from opslab.background import BackgroundServer, free_port, opslab_command
 from opslab.data import CATEGORICAL_FEATURES, EXAMPLE_RECORD, NUMERIC_FEATURES
+from opslab.space.build import EXTRA
 from serve_support import sample_records
 
 SPACE = REPO / "space"
@@ -158,6 +161,49 @@ def test_the_space_without_a_model_says_how_to_make_one(tmp_path):
     assert done.returncode == 2 and "opslab train" in done.stdout, done.stdout + done.stderr
 
 
+BLOCKING_OPSLAB = """
+import json, sys
+blocked = set(json.loads(sys.argv[1]))
+
+class Absent:  # as in the image: a distribution that is not installed cannot be imported
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, Absent())
+from opslab.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_the_space_image_installs_everything_the_space_imports(tmp_path):
+    """The image installs opslab[space] only (the built requirements.txt): with every other installed distribution made
+    unimportable, the Dockerfile's training step and CMD still run, and the demo predicts through the API."""
+    from importlib.metadata import packages_distributions
+
+    from packaging.utils import canonicalize_name
+
+    allowed = closure(f"opslab[{EXTRA}]") | {"pip", "setuptools"}  # a venv's own
+    assert {"gradio", "mlflow", "fastapi"} <= allowed and not {"streamlit", "wandb", "dvc"} & allowed
+    blocked = sorted(module for module, dists in packages_distributions().items()
+                     if module != "opslab" and not {canonicalize_name(d) for d in dists} & allowed)
+    assert "streamlit" in blocked and "wandb" in blocked
+    env = {**_env(), "OPSLAB_HOME": str(tmp_path)}
+    train = [rest for key, rest in runtime_steps() if key == "RUN" and rest.startswith("opslab train")][0]
+    run = [sys.executable, "-c", BLOCKING_OPSLAB, json.dumps(blocked)]
+    done = subprocess.run(run + shlex.split(train)[1:], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    port = free_port()
+    command = run + on_address(exec_form(DOCKERFILE, "CMD"), "127.0.0.1", port)[1:]
+    with BackgroundServer(command, f"http://127.0.0.1:{port}/api/ready", env=env, name="space-blocked", timeout=150):
+        demo = gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False,
+                                    download_files=False)
+        record = [EXAMPLE_RECORD[name] for name in NUMERIC_FEATURES + CATEGORICAL_FEATURES]
+        status, prediction_id = demo.predict(*record, api_name="/predict_one")
+        assert re.fullmatch(r"[0-9a-f]{32}", prediction_id), status
+
+
 # ---- the folder `opslab space build` writes ----
 
 def head_commit() -> str:
@@ -187,7 +233,7 @@ def test_build_writes_the_space_pinned_to_the_full_commit(built):
     for name in ("README.md", "Dockerfile"):
         assert (out / name).read_bytes() == (SPACE / name).read_bytes()
     wanted = [ln for ln in (out / "requirements.txt").read_text().splitlines() if ln and not ln.startswith("#")]
-    assert wanted == [f"opslab[all] @ {repository_url()}/archive/{sha}.tar.gz"], "a short SHA is resolved"
+    assert wanted == [f"opslab[{EXTRA}] @ {repository_url()}/archive/{sha}.tar.gz"], "a short SHA is resolved"
 
 
 def test_build_constrains_every_version_as_the_repository_pins_it(built):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+EXTRA = "space"  # opslab[space]: what `opslab train`, the lab server and the demo need (pyproject.toml)
 COPIED = ("README.md", "Dockerfile")  # from the repository's space/ folder, unchanged
 FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 GITHUB = re.compile(r"^https://github\.com/[\w.-]+/[\w.-]+$")
@@ -83,7 +84,7 @@ def build_space(repo: str | Path, out: str | Path, commit: str | None = None) ->
     written["requirements.txt"].write_text(
         header
         + "# The course package (lab server, demo, `opslab train`) from that commit's archive (no git needed).\n"
-        + f"opslab[all] @ {url}/archive/{sha}.tar.gz\n"
+        + f"opslab[{EXTRA}] @ {url}/archive/{sha}.tar.gz\n"
     )
     written["constraints.txt"] = out / "constraints.txt"
     written["constraints.txt"].write_text(
@@ -93,4 +94,4 @@ def build_space(repo: str | Path, out: str | Path, commit: str | None = None) ->
     return written
 
 
-__all__ = ["build_space", "SpaceBuildError", "repository_url", "resolve_commit"]
+__all__ = ["EXTRA", "build_space", "SpaceBuildError", "repository_url", "resolve_commit"]
