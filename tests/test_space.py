@@ -14,6 +14,7 @@ import gradio_client
 import httpx
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 from conftest import REPO
 from deploy_support import closure, exec_form, instructions, on_address, venv_tool
@@ -118,7 +119,13 @@ def test_the_api_answers_under_api(space):
         assert len(predictions) == 3 and {p["model_name"] for p in predictions} == {"churn-classifier"}
         bad = http.post("/predict", json={**sample_records(1)[0], "age": "old"})
         assert bad.status_code == 422 and "age" in bad.text, "bad input gets the lab server's 4xx, not a 500"
-        assert http.get("/docs").status_code == 200
+        docs = http.get("/docs")
+        assert docs.status_code == 200
+        assets = re.findall(r"(?:src|href)=['\"](/[^'\"]+\.(?:js|css))", docs.text)
+        assert any(a.endswith("swagger-ui-bundle.js") for a in assets), assets
+        for asset in assets + ["/api/openapi.json"]:
+            assert asset.startswith("/api/"), f"the docs page asks for {asset}, outside the lab server's prefix"
+            assert httpx.get(f"{space}{asset}", timeout=10).status_code == 200, asset
         assert http.get("/nothing-here").status_code == 404
 
 
@@ -234,6 +241,8 @@ def test_build_writes_the_space_pinned_to_the_full_commit(built):
         assert (out / name).read_bytes() == (SPACE / name).read_bytes()
     wanted = [ln for ln in (out / "requirements.txt").read_text().splitlines() if ln and not ln.startswith("#")]
     assert wanted == [f"opslab[{EXTRA}] @ {repository_url()}/archive/{sha}.tar.gz"], "a short SHA is resolved"
+    requirement = Requirement(wanted[0])  # what pip reads: a PEP 508 direct reference
+    assert requirement.name == "opslab" and requirement.extras == {EXTRA} and sha in requirement.url
 
 
 def test_build_constrains_every_version_as_the_repository_pins_it(built):

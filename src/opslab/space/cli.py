@@ -60,4 +60,6 @@ def build(args) -> int:
         return 2
     for name, path in written.items():
         print(f"wrote {path}")
+    pin = written["requirements.txt"].read_text().splitlines()[-1].split(" @ ", 1)[1]
+    print(f"The Hub's build downloads {pin}: that commit must be pushed to GitHub first.")
     return 0
