@@ -1,4 +1,5 @@
-"""Shared by tests/test_deploy_*.py: read a Dockerfile's instructions, and the deploy/ folder's paths."""
+"""Shared by tests/test_deploy_*.py and tests/test_space.py: read a Dockerfile's instructions, the deploy/ folder's
+paths, and what an extra of opslab installs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import shutil
 import sys
 from pathlib import Path
+
+import tomllib
 
 from conftest import REPO
 
@@ -62,3 +65,33 @@ def on_address(command: list[str], host: str, port: int) -> list[str]:
         assert option in command, f"{command} has no {option}"
         command[command.index(option) + 1] = value
     return command
+
+
+def requires(name: str) -> list[str]:
+    """A distribution's requirements; opslab's from this checkout's pyproject.toml (the venv may hold another's)."""
+    from importlib.metadata import distribution
+
+    if name != "opslab":
+        return distribution(name).requires or []
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    return project["dependencies"] + [f'{r}; extra == "{extra}"'
+                                      for extra, reqs in project["optional-dependencies"].items() for r in reqs]
+
+
+def closure(requirement: str) -> set[str]:
+    """The distributions ``requirement`` (e.g. ``opslab[demo]``) installs, as pip would, by canonical name."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    found, todo = set(), [(Requirement(requirement), "")]
+    while todo:
+        req, extra = todo.pop()
+        if req.marker and not req.marker.evaluate({"extra": extra}):
+            continue
+        name = canonicalize_name(req.name)
+        for wanted in sorted(req.extras) or [""]:
+            if (name, wanted) in found:
+                continue
+            found.add((name, wanted))
+            todo += [(Requirement(r), wanted) for r in requires(name)]
+    return {name for name, _ in found}

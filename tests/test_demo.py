@@ -4,40 +4,23 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
-from importlib.metadata import version
-from pathlib import Path
 
 import gradio_client  # noqa: E402
 import pandas as pd
 import pytest
 import requests
-import yaml
 
-from opslab.background import BackgroundServer, free_port, opslab_command
+from opslab.background import free_port, opslab_command
 from opslab.data import FEATURES, TARGET, make_customers
 from opslab.demo.records import to_records
 from servers import lab_server_url, start_demo  # noqa: F401  (fixtures)
 
-SPACE = Path(__file__).resolve().parents[1] / "space"
-
-
-def start_space_app(server_url: str) -> BackgroundServer:
-    """``python space/app.py`` as a Space would run it (port from GRADIO_SERVER_PORT)."""
-    port = free_port()
-    return BackgroundServer(
-        [sys.executable, str(SPACE / "app.py")],
-        f"http://127.0.0.1:{port}/",
-        timeout=120,
-        env={"GRADIO_SERVER_PORT": str(port), "OPSLAB_SERVER_URL": server_url},
-    )
-
 
 @pytest.fixture(scope="module")
 def demos(lab_server_url):  # noqa: F811
-    """Started together: ``opslab demo`` on the live lab server, and the Space's app.py pointed at a
-    port where nothing listens."""
-    live, dead = start_demo(lab_server_url), start_space_app(f"http://127.0.0.1:{free_port()}")
+    """Started together: ``opslab demo`` on the live lab server, and another pointed at a port where
+    nothing listens."""
+    live, dead = start_demo(lab_server_url), start_demo(f"http://127.0.0.1:{free_port()}")
     with live.launch(), dead.launch():
         live.wait_until_ready(), dead.wait_until_ready()
         yield {"live": live.ready_url, "dead": dead.ready_url}
@@ -135,13 +118,6 @@ def test_server_down_is_said_clearly_and_nothing_crashes(demos, customers_csv):
     assert status.startswith("⚠") and "not reachable" in status and "opslab serve" in status, status
     status, prediction_id = dead.predict(*one_customer(), api_name="/predict_one")
     assert "not reachable" in status and prediction_id == ""
-
-
-def test_space_metadata_names_the_app_and_this_gradio():
-    front_matter = (SPACE / "README.md").read_text().split("---")[1]
-    meta = yaml.safe_load(front_matter)
-    assert meta["sdk"] == "gradio" and (SPACE / meta["app_file"]).is_file()
-    assert meta["sdk_version"] == version("gradio"), "the Space would run another Gradio than the tests"
 
 
 @pytest.mark.parametrize(

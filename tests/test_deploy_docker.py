@@ -17,7 +17,7 @@ import tomllib
 import yaml
 
 from conftest import REPO
-from deploy_support import DEPLOY, DOCKERFILES, exec_form, instructions, on_address, venv_tool
+from deploy_support import DEPLOY, DOCKERFILES, closure, exec_form, instructions, on_address, venv_tool
 from opslab.background import BackgroundServer, ServerError, free_port
 
 LAB_SERVER = DEPLOY / "docker" / "lab-server.Dockerfile"
@@ -248,36 +248,6 @@ def test_the_demo_cmd_serves_its_page_in_front_of_the_lab_server(lab_server):
         pytest.fail(f"the demo's CMD did not serve: {err}")
 
 
-def requires(name: str) -> list[str]:
-    """A distribution's requirements; opslab's from this checkout's pyproject.toml (the venv may hold another's)."""
-    from importlib.metadata import distribution
-
-    if name != "opslab":
-        return distribution(name).requires or []
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    return project["dependencies"] + [f'{r}; extra == "{extra}"'
-                                      for extra, reqs in project["optional-dependencies"].items() for r in reqs]
-
-
-def _closure(requirement: str) -> set[str]:
-    """The distributions ``requirement`` (e.g. ``opslab[demo]``) installs, as pip would, by canonical name."""
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-
-    found, todo = set(), [(Requirement(requirement), "")]
-    while todo:
-        req, extra = todo.pop()
-        if req.marker and not req.marker.evaluate({"extra": extra}):
-            continue
-        name = canonicalize_name(req.name)
-        for wanted in sorted(req.extras) or [""]:
-            if (name, wanted) in found:
-                continue
-            found.add((name, wanted))
-            todo += [(Requirement(r), wanted) for r in requires(name)]
-    return {name for name, _ in found}
-
-
 BLOCKING_RUN = """
 import json, sys
 blocked = set(json.loads(sys.argv[1]))
@@ -307,7 +277,7 @@ def test_the_demo_image_installs_everything_the_demo_imports():
 
     from packaging.utils import canonicalize_name
 
-    allowed = _closure("opslab[demo]") | {"pip", "setuptools", "httpx"}  # a venv's own; httpx: this check's client
+    allowed = closure("opslab[demo]") | {"pip", "setuptools", "httpx"}  # a venv's own; httpx: this check's client
     assert "gradio" in allowed and "mlflow" not in allowed
     blocked = sorted(module for module, dists in packages_distributions().items()
                      if module != "opslab" and not {canonicalize_name(d) for d in dists} & allowed)

@@ -49,6 +49,17 @@ def configure(parser) -> None:
 
 
 def command(args) -> int:
+    problem = prepare(args, "opslab serve")
+    if problem is not None:
+        return problem
+    print(f"opslab serve: {os.environ['OPSLAB_MODEL_URI']} on http://{args.host}:{args.port} (docs: /docs)", flush=True)
+    run(args, "opslab.serve.app:app_from_env")
+    return 0
+
+
+def prepare(args, name: str) -> int | None:
+    """Check the model exists and hand every setting to the workers through the environment; an exit
+    status when there is nothing to serve. ``opslab space serve`` (the Space) shares it."""
     from opslab.env import go_offline
     from opslab.registry import champion_exists, champion_uri, tracking_uri
 
@@ -59,7 +70,7 @@ def command(args) -> int:
     model_uri = args.model_uri or champion_uri()
     if model_uri == champion_uri() and not os.environ.get("MLFLOW_TRACKING_URI") and not champion_exists():
         print(
-            f"opslab serve: there is no {champion_uri()} in the course registry ({tracking_uri()}).\n"
+            f"{name}: there is no {champion_uri()} in the course registry ({tracking_uri()}).\n"
             "Run `opslab train` first to train the default model and register it as the champion."
         )
         return 2
@@ -67,7 +78,7 @@ def command(args) -> int:
         not model_uri.startswith("models:/")
         and not Path(model_uri.removeprefix("file://")).expanduser().exists()
     ):
-        print(f"opslab serve: no model at {model_uri}")
+        print(f"{name}: no model at {model_uri}")
         return 2
     os.environ["OPSLAB_MODEL_URI"] = model_uri
     for key, value in [
@@ -78,8 +89,6 @@ def command(args) -> int:
     ]:
         if value is not None:
             os.environ[key] = str(value)
-    import uvicorn
-
     from opslab.serve.app import default_data_dir
     from opslab.serve.metrics import reset_metrics_dir
 
@@ -89,10 +98,16 @@ def command(args) -> int:
     os.environ["OPSLAB_METRICS_DIR"] = str(reset_metrics_dir(data_dir / "metrics"))
 
     if not os.environ.get("OPSLAB_ADMIN_TOKEN"):
-        print("opslab serve: OPSLAB_ADMIN_TOKEN is not set, so /admin/reload is disabled")
-    print(f"opslab serve: {model_uri} on http://{args.host}:{args.port} (docs: /docs)", flush=True)
+        print(f"{name}: OPSLAB_ADMIN_TOKEN is not set, so /admin/reload is disabled")
+    return None
+
+
+def run(args, factory: str) -> None:
+    """uvicorn serving the app that ``factory`` ("module:function") makes, until it is stopped."""
+    import uvicorn
+
     uvicorn.run(
-        "opslab.serve.app:app_from_env",
+        factory,
         factory=True,
         host=args.host,
         port=args.port,
@@ -100,4 +115,3 @@ def command(args) -> int:
         log_level=args.log_level,
         access_log=args.access_log,
     )
-    return 0

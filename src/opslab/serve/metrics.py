@@ -225,6 +225,13 @@ class ServerMetrics:
             self._tmp.cleanup()
 
 
+def route_path(scope) -> str:
+    """The request's path inside this app: mounted under a prefix (the Space mounts the lab server at
+    /api), ``scope["path"]`` keeps the prefix and ``root_path`` names it."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root):] or "/" if root and path.startswith(root) else path
+
+
 class MetricsMiddleware:
     """ASGI middleware: count and time every HTTP request, labelled by route (unknown paths: "other")."""
 
@@ -246,6 +253,6 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            path = scope["path"]
+            path = route_path(scope)
             endpoint = path if path in self.endpoints else "other"
             self.metrics.observe_request(endpoint, scope["method"], status, time.perf_counter() - started)

@@ -1,0 +1,301 @@
+"""The course's Docker Space (space/): its metadata, its Dockerfile, its entry point run as a process (the lab
+server under /api and the demo at / on one port, the demo calling the lab server in the same process), the
+folder `opslab space build` writes, and the book's links to the published live pieces."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+
+import gradio_client
+import httpx
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+from conftest import REPO
+from deploy_support import closure, exec_form, instructions, on_address, venv_tool
+from opslab.background import BackgroundServer, free_port, opslab_command
+from opslab.data import CATEGORICAL_FEATURES, EXAMPLE_RECORD, NUMERIC_FEATURES
+from opslab.space.build import EXTRA
+from serve_support import sample_records
+
+SPACE = REPO / "space"
+DOCKERFILE = SPACE / "Dockerfile"
+BASE = re.compile(r"^python:3\.11\.\d+-slim-bookworm$")
+
+
+def metadata() -> dict:
+    _, front_matter, _ = (SPACE / "README.md").read_text().split("---", 2)
+    return yaml.safe_load(front_matter)
+
+
+def cmd_port() -> int:
+    command = exec_form(DOCKERFILE, "CMD")
+    return int(command[command.index("--port") + 1])
+
+
+def runtime_steps() -> list[tuple[str, str]]:
+    steps = instructions(DOCKERFILE)
+    return steps[max(i for i, (key, _) in enumerate(steps) if key == "FROM"):]
+
+
+def resolve(command: list[str]) -> list[str]:
+    """The image's PATH has the venv's bin first: here, this venv's."""
+    return [venv_tool(command[0]), *command[1:]]
+
+
+# ---- the Space's metadata and Dockerfile ----
+
+def test_readme_metadata_is_a_docker_space_on_the_port_the_cmd_serves():
+    meta = metadata()
+    assert meta["sdk"] == "docker"
+    assert meta["app_port"] == cmd_port() and ("EXPOSE", str(cmd_port())) in instructions(DOCKERFILE)
+    assert not {"app_file", "sdk_version", "python_version"} & meta.keys(), "Gradio-SDK keys in a Docker Space"
+    assert meta["title"] and len(meta["short_description"]) <= 60  # the Hub refuses longer ones
+
+
+def test_hadolint_finds_nothing_in_the_space_dockerfile():
+    done = subprocess.run([venv_tool("hadolint"), "--no-color", "--failure-threshold", "style",
+                           "--disable-ignore-pragma", str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_dockerfile_is_pinned_multi_stage_runs_as_uid_1000_and_bakes_the_model_in():
+    steps = instructions(DOCKERFILE)
+    bases = [rest.split()[0] for key, rest in steps if key == "FROM"]
+    assert len(bases) >= 2 and all(BASE.match(b) for b in bases), bases
+    runtime = runtime_steps()
+    users = [rest for key, rest in runtime if key == "USER"]
+    assert users and users[-1].split(":")[0] == "1000", "the Hub runs a Space's container as uid 1000"
+    trained = [i for i, (key, rest) in enumerate(runtime) if key == "RUN" and rest.startswith("opslab train")]
+    assert trained and trained[0] > runtime.index(("USER", users[-1])), "train as the user who serves"
+    install = " ".join(rest for key, rest in steps if key == "RUN" and "pip install" in rest)
+    assert "--constraint constraints.txt" in install and "--requirement requirements.txt" in install
+    steps_text = " ".join(f"{key} {rest}" for key, rest in steps)  # comments dropped: they may say "no token"
+    assert not re.search(r"TOKEN|SECRET|PASSWORD|--mount=type=secret", steps_text), "the Space needs no secrets"
+
+
+def test_cmd_and_healthcheck_agree_on_the_port():
+    command, check = exec_form(DOCKERFILE, "CMD"), exec_form(DOCKERFILE, "HEALTHCHECK")
+    assert command[:3] == ["opslab", "space", "serve"]
+    assert command[command.index("--host") + 1] == "0.0.0.0", "in a container the server must listen beyond loopback"
+    assert f"http://127.0.0.1:{cmd_port()}/api/health" in " ".join(check)
+
+
+# ---- the entry point, run as a process ----
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    """The Dockerfile's training step and then its CMD, run as written (host and port changed) in a fresh
+    OPSLAB_HOME; yields the base URL."""
+    home = tmp_path_factory.mktemp("space-home")
+    train = [rest for key, rest in runtime_steps() if key == "RUN" and rest.startswith("opslab train")][0]
+    done = subprocess.run(resolve(shlex.split(train)), env={**_env(), "OPSLAB_HOME": str(home)},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    port = free_port()
+    command = resolve(on_address(exec_form(DOCKERFILE, "CMD"), "127.0.0.1", port))
+    with BackgroundServer(command, f"http://127.0.0.1:{port}/api/ready", env={"OPSLAB_HOME": str(home)},
+                          name="space-cmd", timeout=150):
+        yield f"http://127.0.0.1:{port}"
+
+
+def _env() -> dict:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith(("OPSLAB_", "MLFLOW_"))}
+
+
+def test_the_api_answers_under_api(space):
+    with httpx.Client(base_url=f"{space}/api", timeout=30) as http:
+        assert http.get("/health").json() == {"status": "ok"}
+        answer = http.post("/predict", json=sample_records(3))
+        assert answer.status_code == 200, answer.text
+        predictions = answer.json()["predictions"]
+        assert len(predictions) == 3 and {p["model_name"] for p in predictions} == {"churn-classifier"}
+        bad = http.post("/predict", json={**sample_records(1)[0], "age": "old"})
+        assert bad.status_code == 422 and "age" in bad.text, "bad input gets the lab server's 4xx, not a 500"
+        docs = http.get("/docs")
+        assert docs.status_code == 200
+        assets = re.findall(r"(?:src|href)=['\"](/[^'\"]+\.(?:js|css))", docs.text)
+        assert any(a.endswith("swagger-ui-bundle.js") for a in assets), assets
+        for asset in assets + ["/api/openapi.json"]:
+            assert asset.startswith("/api/"), f"the docs page asks for {asset}, outside the lab server's prefix"
+            assert httpx.get(f"{space}{asset}", timeout=10).status_code == 200, asset
+        assert http.get("/nothing-here").status_code == 404
+
+
+def test_the_lab_servers_metrics_name_its_routes_under_the_prefix(space):
+    httpx.get(f"{space}/api/health", timeout=10).raise_for_status()
+    metrics = httpx.get(f"{space}/api/metrics", timeout=10).text
+    assert re.search(r'opslab_requests_total\{endpoint="/health",method="GET",status="200"\} [1-9]', metrics), \
+        "mounted at /api, requests must still count under their route, not as 'other'"
+
+
+def test_the_root_is_the_demos_page(space):
+    page = httpx.get(f"{space}/", timeout=30)
+    assert page.status_code == 200 and "gradio" in page.text.lower()
+
+
+def test_the_demo_predicts_through_the_lab_server_in_the_same_process(space):
+    demo = gradio_client.Client(f"{space}/", verbose=False, analytics_enabled=False, download_files=False)
+    status = demo.predict(api_name="/server_status")
+    assert f"{space}/api" in status and "churn-classifier" in status, status
+    record = [EXAMPLE_RECORD[name] for name in NUMERIC_FEATURES + CATEGORICAL_FEATURES]
+    status, prediction_id = demo.predict(*record, api_name="/predict_one")
+    assert re.fullmatch(r"[0-9a-f]{32}", prediction_id), status
+    log = httpx.get(f"{space}/api/predictions", params={"limit": 50}, timeout=10).json()["predictions"]
+    assert prediction_id in {p["prediction_id"] for p in log}, "the demo's prediction is in this lab server's log"
+    feedback = demo.predict(prediction_id, "churned", api_name="/send_feedback")
+    assert "✔" in feedback, feedback
+
+
+def test_the_healthcheck_passes_while_the_space_serves(space):
+    port = space.rsplit(":", 1)[1]
+    check = [a.replace(f":{cmd_port()}/", f":{port}/") for a in exec_form(DOCKERFILE, "HEALTHCHECK")]
+    check[0] = venv_tool("python") if check[0] == "python" else check[0]
+    assert subprocess.run(check, capture_output=True, timeout=30).returncode == 0
+
+
+def test_the_space_without_a_model_says_how_to_make_one(tmp_path):
+    command = resolve(on_address(exec_form(DOCKERFILE, "CMD"), "127.0.0.1", free_port()))
+    done = subprocess.run(command, env={**_env(), "OPSLAB_HOME": str(tmp_path)}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and "opslab train" in done.stdout, done.stdout + done.stderr
+
+
+BLOCKING_OPSLAB = """
+import json, sys
+blocked = set(json.loads(sys.argv[1]))
+
+class Absent:  # as in the image: a distribution that is not installed cannot be imported
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, Absent())
+from opslab.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_the_space_image_installs_everything_the_space_imports(tmp_path):
+    """The image installs opslab[space] only (the built requirements.txt): with every other installed distribution made
+    unimportable, the Dockerfile's training step and CMD still run, and the demo predicts through the API."""
+    from importlib.metadata import packages_distributions
+
+    from packaging.utils import canonicalize_name
+
+    allowed = closure(f"opslab[{EXTRA}]") | {"pip", "setuptools"}  # a venv's own
+    assert {"gradio", "mlflow", "fastapi"} <= allowed and not {"streamlit", "wandb", "dvc"} & allowed
+    blocked = sorted(module for module, dists in packages_distributions().items()
+                     if module != "opslab" and not {canonicalize_name(d) for d in dists} & allowed)
+    assert "streamlit" in blocked and "wandb" in blocked
+    env = {**_env(), "OPSLAB_HOME": str(tmp_path)}
+    train = [rest for key, rest in runtime_steps() if key == "RUN" and rest.startswith("opslab train")][0]
+    run = [sys.executable, "-c", BLOCKING_OPSLAB, json.dumps(blocked)]
+    done = subprocess.run(run + shlex.split(train)[1:], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    port = free_port()
+    command = run + on_address(exec_form(DOCKERFILE, "CMD"), "127.0.0.1", port)[1:]
+    with BackgroundServer(command, f"http://127.0.0.1:{port}/api/ready", env=env, name="space-blocked", timeout=150):
+        demo = gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False,
+                                    download_files=False)
+        record = [EXAMPLE_RECORD[name] for name in NUMERIC_FEATURES + CATEGORICAL_FEATURES]
+        status, prediction_id = demo.predict(*record, api_name="/predict_one")
+        assert re.fullmatch(r"[0-9a-f]{32}", prediction_id), status
+
+
+# ---- the folder `opslab space build` writes ----
+
+def head_commit() -> str:
+    return subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def repository_url() -> str:
+    return yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git clone: the build pins one of its commits")
+    out = tmp_path_factory.mktemp("built") / "space"
+    sha = head_commit()
+    done = subprocess.run(opslab_command("space", "build", str(out), "--repo", str(REPO), "--commit", sha[:12]),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out, sha
+
+
+def test_build_writes_the_space_pinned_to_the_full_commit(built):
+    out, sha = built
+    assert {p.name for p in out.iterdir()} == {"README.md", "Dockerfile", "requirements.txt", "constraints.txt"}
+    for name in ("README.md", "Dockerfile"):
+        assert (out / name).read_bytes() == (SPACE / name).read_bytes()
+    wanted = [ln for ln in (out / "requirements.txt").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert wanted == [f"opslab[{EXTRA}] @ {repository_url()}/archive/{sha}.tar.gz"], "a short SHA is resolved"
+    requirement = Requirement(wanted[0])  # what pip reads: a PEP 508 direct reference
+    assert requirement.name == "opslab" and requirement.extras == {EXTRA} and sha in requirement.url
+
+
+def test_build_constrains_every_version_as_the_repository_pins_it(built):
+    out, _ = built
+    pins = [ln for ln in (REPO / "requirements.txt").read_text().splitlines() if ln and not ln.startswith("#")]
+    constraints = [ln for ln in (out / "constraints.txt").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert constraints == pins and all("==" in ln for ln in constraints)
+
+
+def test_the_built_folder_is_the_whole_build_context(built):
+    out, _ = built
+    for key, rest in instructions(out / "Dockerfile"):
+        if key == "COPY" and not rest.startswith("--from"):
+            for source in rest.split()[:-1]:
+                assert (out / source).is_file(), f"the Dockerfile copies {source}, which the folder lacks"
+
+
+@pytest.mark.parametrize("commit", ["no-such-commit", "0" * 40])
+def test_build_refuses_a_commit_the_repository_does_not_have(tmp_path, commit):
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git clone")
+    done = subprocess.run(opslab_command("space", "build", str(tmp_path / "out"), "--repo", str(REPO),
+                                         "--commit", commit), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "is not a commit" in done.stderr, done.stdout + done.stderr
+    assert not (tmp_path / "out").exists(), "nothing is written"
+
+
+def test_build_refuses_to_write_over_its_source_folder():
+    done = subprocess.run(opslab_command("space", "build", str(SPACE), "--repo", str(REPO)),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "source folder" in done.stderr, done.stdout + done.stderr
+
+
+# ---- the published URLs in _config.yml, and the book's links to them ----
+
+def substitutions() -> dict:
+    return yaml.safe_load((REPO / "_config.yml").read_text())["parse"]["myst_substitutions"]
+
+
+def test_the_space_urls_are_one_space():
+    subs = substitutions()
+    owner, name = re.fullmatch(r"https://huggingface\.co/spaces/([\w-]+)/([\w.-]+)", subs["space_url"]).groups()
+    host = f"{owner}-{name}".lower().replace(".", "-").replace("_", "-")
+    assert subs["space_app_url"] == f"https://{host}.hf.space", "the app's own address follows from the Space's"
+
+
+def test_every_substitution_the_book_uses_is_defined():
+    defined = set(substitutions())
+    used = {}
+    for page in (REPO / "book").rglob("*.md"):
+        prose = re.sub(r"^(```|~~~).*?^\1", "", page.read_text(), flags=re.S | re.M)  # code is not substituted
+        prose = re.sub(r"`[^`\n]*`", "", prose)  # nor is inline code (`${{ secrets.NAME }}` is GitHub's syntax)
+        for name in re.findall(r"\{\{\s*([A-Za-z_]\w*)", prose):
+            used.setdefault(name, page.relative_to(REPO))
+    assert {"space_app_url", "space_url"} <= used.keys(), "the book links the published Space"
+    assert not {n: p for n, p in used.items() if n not in defined}
