@@ -95,3 +95,19 @@ def closure(requirement: str) -> set[str]:
             found.add((name, wanted))
             todo += [(Requirement(r), wanted) for r in requires(name)]
     return {name for name, _ in found}
+
+
+# The start of a `python -c` script that makes the distributions named in its first argument (a JSON
+# list) unimportable, as they are in an image that does not install them; the caller appends the rest.
+WITHOUT_DISTRIBUTIONS = """
+import json, sys
+blocked = set(json.loads(sys.argv[1]))
+
+class Absent:  # as in the image: a distribution that is not installed cannot be imported
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, Absent())
+"""

@@ -17,7 +17,16 @@ import tomllib
 import yaml
 
 from conftest import REPO
-from deploy_support import DEPLOY, DOCKERFILES, closure, exec_form, instructions, on_address, venv_tool
+from deploy_support import (
+    DEPLOY,
+    DOCKERFILES,
+    WITHOUT_DISTRIBUTIONS,
+    closure,
+    exec_form,
+    instructions,
+    on_address,
+    venv_tool,
+)
 from opslab.background import BackgroundServer, ServerError, free_port
 
 LAB_SERVER = DEPLOY / "docker" / "lab-server.Dockerfile"
@@ -248,18 +257,7 @@ def test_the_demo_cmd_serves_its_page_in_front_of_the_lab_server(lab_server):
         pytest.fail(f"the demo's CMD did not serve: {err}")
 
 
-BLOCKING_RUN = """
-import json, sys
-blocked = set(json.loads(sys.argv[1]))
-
-class Absent:  # as in the image: a distribution that is not installed cannot be imported
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in blocked:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
-
-sys.meta_path.insert(0, Absent())
-import httpx
+BLOCKING_RUN = WITHOUT_DISTRIBUTIONS + """import httpx
 from opslab.demo.launch import launch_demo
 demo = launch_demo("http://127.0.0.1:9", "127.0.0.1", int(sys.argv[2]), block=False)
 try:

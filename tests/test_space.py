@@ -17,7 +17,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from conftest import REPO
-from deploy_support import closure, exec_form, instructions, on_address, venv_tool
+from deploy_support import WITHOUT_DISTRIBUTIONS, closure, exec_form, instructions, on_address, venv_tool
 from opslab.background import BackgroundServer, free_port, opslab_command
 from opslab.data import CATEGORICAL_FEATURES, EXAMPLE_RECORD, NUMERIC_FEATURES
 from opslab.space.build import EXTRA
@@ -168,18 +168,7 @@ def test_the_space_without_a_model_says_how_to_make_one(tmp_path):
     assert done.returncode == 2 and "opslab train" in done.stdout, done.stdout + done.stderr
 
 
-BLOCKING_OPSLAB = """
-import json, sys
-blocked = set(json.loads(sys.argv[1]))
-
-class Absent:  # as in the image: a distribution that is not installed cannot be imported
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in blocked:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
-
-sys.meta_path.insert(0, Absent())
-from opslab.cli import main
+BLOCKING_OPSLAB = WITHOUT_DISTRIBUTIONS + """from opslab.cli import main
 sys.exit(main(sys.argv[2:]))
 """
 
