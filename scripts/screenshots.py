@@ -16,30 +16,16 @@ import argparse
 import os
 import sys
 import tempfile
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+sys.path.insert(0, str(REPO / "tests"))
+from browser import chromium  # noqa: E402  (one home for launching Debian's Chromium: the browser tests')
+
 VIEWPORT = {"width": 1280, "height": 800}
 PIECES = ("mlflow", "docs", "demo", "streamlit", "tensorboard")
 LONG = 60_000  # ms: a page on a busy 2-core machine may take a while to render
-
-
-@contextmanager
-def chromium():
-    from playwright import sync_api
-
-    if not Path(CHROMIUM).exists():
-        sys.exit(f"no Chromium at {CHROMIUM}: scripts/setup.sh installs Debian's chromium")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def new_page(browser, height: int = VIEWPORT["height"]):
