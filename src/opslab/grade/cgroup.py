@@ -57,7 +57,8 @@ def create(name: str, memory_bytes: int, processes: int) -> list[str]:
             folders.append(str(folder))
             if _v2():
                 (folder / "memory.max").write_text(str(memory_bytes))
-                (folder / "memory.swap.max").write_text("0") if (folder / "memory.swap.max").exists() else None
+                if (folder / "memory.swap.max").exists():
+                    (folder / "memory.swap.max").write_text("0")
                 (folder / "pids.max").write_text(str(processes))
             elif parent.parent.name == "memory":
                 (folder / "memory.limit_in_bytes").write_text(str(memory_bytes))

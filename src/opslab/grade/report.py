@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import html
 import re
 from collections import Counter
@@ -129,13 +130,18 @@ def safe_outputs(nb):
     return nb
 
 
-def render_notebook(nb) -> str:
-    """The notebook as an HTML fragment (nbconvert, Markdown rendered, all HTML sanitized, no script)."""
+@functools.cache
+def _exporter():
+    """One nbconvert exporter for every page of a batch (it loads its templates once)."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="basic", sanitize_html=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, filters={"clean_html": clean_html})
-    body, _ = exporter.from_notebook_node(safe_outputs(nbformat.from_dict(nb)))
+    return HTMLExporter(template_name="basic", sanitize_html=True, exclude_input_prompt=True,
+                        exclude_output_prompt=True, filters={"clean_html": clean_html})
+
+
+def render_notebook(nb) -> str:
+    """The notebook as an HTML fragment (nbconvert, Markdown rendered, all HTML sanitized, no script)."""
+    body, _ = _exporter().from_notebook_node(safe_outputs(nbformat.from_dict(nb)))
     return body
 
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opslab.env import OFFLINE_ENV
+from opslab.grade.kernel import KEY_ENV as GUARD_KEY_ENV
 
 FIRST_UID = 61000  # submissions run as FIRST_UID + slot when the grader is root
 KERNEL_NAME = "opslab-grading"
 RUNTIME = Path("/run/opslab-grade")  # root's uid locks (only used when the grader is root)
-GUARD_KEY_ENV = "OPSLAB_GUARD_KEY"  # opslab.grade.kernel.KEY_ENV (that module imports nothing of opslab)
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ print(json.dumps({"uid": os.getuid(), "hidden_seen": seen, "devices": devices,
 _probed: dict[bool, Isolation] = {}
 
 
-def probe_isolation(uid: int | None = None) -> Isolation:
+def probe_isolation() -> Isolation:
     """Run the real sandbox once with a small script and see what it could see: a folder that must
     be hidden, the network devices, a file in the host's /tmp. Cached per process."""
     own_user = os.geteuid() == 0
@@ -97,8 +97,8 @@ def probe_isolation(uid: int | None = None) -> Isolation:
         hidden.chmod(0o755)  # readable by anyone: only the sandbox can hide it
         tmp_canary = canary_dir / "in-host-tmp"
         tmp_canary.write_text("")
-        claimed.extend(claim_uids(1) if own_user and uid is None else [])  # never a uid another grader uses
-        workspace = Workspace(canary_dir / "ws", uid if uid is not None else (claimed[0][0] if claimed else 0))
+        claimed.extend(claim_uids(1) if own_user else [])  # never a uid another grader uses
+        workspace = Workspace(canary_dir / "ws", claimed[0][0] if claimed else 0)
         workspace.create()
         problem, report = "", None
         if bwrap_path() is None:

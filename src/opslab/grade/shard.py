@@ -4,6 +4,7 @@ single machine would have written. Each shard's folder holds ``shard.json``, whi
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -72,8 +73,6 @@ def read_shards(folders: list[Path]) -> list[Shard]:
 
 def merge(folders: list[Path], out: Path) -> tuple[list[dict], dict]:
     """Write OUT/grades.csv and OUT/feedback/ from the shards; return the rows and the first manifest."""
-    import csv
-
     shards = read_shards(folders)
     rows, header = [], None
     for shard in shards:
