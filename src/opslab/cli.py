@@ -19,7 +19,7 @@ VERBS = {
     "serve": ("opslab.serve.cli", "start the lab model server (FastAPI + uvicorn)"),
     "traffic": ("opslab.traffic.cli", "replay production traffic under a drift scenario to a running lab server"),
     "demo": ("opslab.demo.cli", "start the Gradio demo that scores customers through the lab server"),
-    "streamlit": ("opslab.streamlit.cli", "start the Streamlit app of Lab 3.4 in front of the lab server"),
+    "streamlit": ("opslab.streamlit.cli", "start the course's Streamlit app (Lab 3.4's reference) on the lab server"),
     "space": ("opslab.space.cli", "serve the course's Space (lab server and demo on one port) or build its folder"),
 }
 

@@ -1,4 +1,6 @@
-"""The Streamlit app of Lab 3.4 (the mini project), shipped inside the package.
+"""The course's finished Streamlit app in front of the lab server, shipped inside the package: the
+reference for the app learners write in Lab 3.4 (the mini project), and the app of the book's
+screenshot and Docker Space example.
 
 It lives in ``opslab/streamlit/app.py`` so that it is there wherever opslab is installed (Colab,
 a wheel, the grader's sandbox), not only in a clone. Find it with :func:`app_path`; start it with

@@ -1,4 +1,5 @@
-"""Mini project: a Streamlit front end for the churn classifier that the lab server (FastAPI) serves.
+"""The course's Streamlit front end for the churn classifier that the lab server (FastAPI) serves:
+the reference for the app learners write in the mini project (Lab 3.4).
 
 It ships inside the opslab package. Run it with the lab server up (`opslab serve`, or `make serve`):
 

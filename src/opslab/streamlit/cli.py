@@ -1,4 +1,4 @@
-"""``opslab streamlit [--server-url URL] [--host H] [--port P]``: the Lab 3.4 Streamlit app on a lab server."""
+"""``opslab streamlit [--server-url URL] [--host H] [--port P]``: the course's Streamlit app on a lab server."""
 
 from __future__ import annotations
 
