@@ -101,6 +101,10 @@ def case_files(folder: Path, solution_copy: Path, host_port: int) -> dict[str, t
     daemon = ("import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(900)',"
               " 'opslab-test-daemon'], start_new_session=True)\n")
     case("daemon", all_solved(tiny_04=daemon + solved(DOUBLE)), "ok", 6)
+    own_ipython = ("import os\nfrom IPython import get_ipython\n"
+                   "own = get_ipython().ipython_dir == os.path.join(os.environ['HOME'], '.ipython')\n"
+                   "def double(x):\n    return 2 * x if own else x  # IPython fell back to a temp folder\n")
+    case("own-ipython-folder", all_solved(tiny_04=own_ipython), "ok", 6)
     case("reads-solution", all_solved(tiny_04=snoop), "ok", 6)  # readable by anyone: only the sandbox hides it
     case("network", all_solved(tiny_04=phone.replace("PORT", str(host_port))), "ok", 6)
     case("patches-check", all_solved(tiny_04="import contextlib, opslab.checks\n"
@@ -226,7 +230,7 @@ def grade_cases(root: Path) -> dict:
 
 
 CASES = ["full", "untouched", "partial", "raising", "infinite-loop", "ignores-interrupt", "slow-everywhere",
-         "sys-exit", "os-exit", "memory-bomb", "megabytes", "writes-files", "daemon", "reads-solution", "network",
+         "sys-exit", "os-exit", "own-ipython-folder", "memory-bomb", "megabytes", "writes-files", "daemon", "reads-solution", "network",
          "patches-check", "fakes-checks-module", "git-show-solution", "input-transformer", "ast-transformer",
          "event-hooks", "custom-exception-handler", "trace-function", "walks-gc", "asks-for-signature",
          "patches-kernel", "hostile-outputs", "writes-tmp",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 __all__ = [
     "BackgroundServer",
+    "PortServer",
     "ServerError",
     "free_port",
     "group_members",
@@ -222,3 +223,43 @@ class BackgroundServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class PortServer(BackgroundServer):
+    """A :class:`BackgroundServer` that listens on ``host:port`` (``port=None``: a free one, picked at start).
+
+    The shared start-up of the course's servers (MLflow, Prometheus, Alertmanager, the webhook
+    receiver): :meth:`start` returns at once if the server runs, refuses a port that is taken
+    (:class:`ServerError` saying so), calls :meth:`prepare` for the command and the URL to wait for,
+    and reports a server that never answers as :class:`ServerError`. After :meth:`stop`, ``process``
+    is None. Subclasses set ``host`` and ``port`` and define :meth:`prepare`.
+    """
+
+    host: str = "127.0.0.1"
+    port: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def prepare(self) -> tuple[list[str], str]:
+        """Check what the server needs and write its files; return its command and its readiness URL."""
+        raise NotImplementedError
+
+    def start(self) -> PortServer:
+        if self.process is not None and self.process.poll() is None:
+            return self
+        if self.port and not port_is_free(self.host, self.port):
+            raise ServerError(f"cannot start {self.name}: port {self.port} on {self.host} is already in use "
+                              f"(another {self.name}?); stop it or pass port=None for a free one")
+        self.port = self.port or free_port(self.host)
+        self.args, self.ready_url = self.prepare()
+        try:
+            super().start()
+        except TimeoutError as err:
+            raise ServerError(str(err)) from None
+        return self
+
+    def stop(self, grace: float = 10) -> None:
+        super().stop(grace)
+        self.process = None

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from opslab.background import BackgroundServer, ServerError, free_port, port_is_free, venv_bin
+from opslab.background import PortServer, ServerError, venv_bin
 
 __all__ = ["MlflowServer", "ServerError"]
 
 
-class MlflowServer(BackgroundServer):
+class MlflowServer(PortServer):
     """An ``mlflow server`` with a SQLite backend store and a local artifact folder.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop` yourself::
@@ -45,10 +45,6 @@ class MlflowServer(BackgroundServer):
     def artifacts_destination(self) -> Path:
         return self.root / "artifacts"
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
     def command(self) -> list[str]:
         return [
             venv_bin("mlflow"), "server",
@@ -57,26 +53,9 @@ class MlflowServer(BackgroundServer):
             "--host", self.host, "--port", str(self.port), "--workers", str(self.workers),
         ]
 
-    def start(self) -> MlflowServer:
-        """Launch the server and return once ``/health`` answers (raises :class:`ServerError` if not)."""
-        if self.process is not None and self.process.poll() is None:
-            return self
+    def prepare(self) -> tuple[list[str], str]:
         self.artifacts_destination.mkdir(parents=True, exist_ok=True)
-        if self.port and not port_is_free(self.host, self.port):
-            raise ServerError(f"port {self.port} on {self.host} is already in use; "
-                              "pass port=None to pick a free one")
-        self.port = self.port or free_port(self.host)
-        self.args, self.ready_url = self.command(), f"{self.url}/health"
-        try:
-            super().start()
-        except TimeoutError as err:
-            raise ServerError(str(err)) from None
-        return self
-
-    def stop(self, grace: float = 10.0) -> None:
-        """Stop the server and all its children; afterwards ``process`` is None (stopped)."""
-        super().stop(grace)
-        self.process = None
+        return self.command(), f"{self.url}/health"
 
     def __repr__(self) -> str:
         state = "running" if self.process is not None and self.process.poll() is None else "stopped"

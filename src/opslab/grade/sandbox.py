@@ -160,8 +160,16 @@ class Workspace:
         for folder in (self.work, self.run, self.out):
             folder.mkdir()
             folder.chmod(0o700)
+        # IPython's folder exists before the executor (root) looks up kernel specs, which would create it
+        # as root's: the kernel would find it unwritable and warn that it falls back to a temp folder
+        self.ipython.mkdir()
         if self.uid:
-            os.chown(self.work, self.uid, self.uid)
+            for folder in (self.work, self.ipython):
+                os.chown(folder, self.uid, self.uid)
+
+    @property
+    def ipython(self) -> Path:
+        return self.work / ".ipython"
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -244,7 +252,7 @@ def environment(workspace: Workspace, jupyter_path: Path) -> dict[str, str]:
         "LOGNAME": "learner",
         "OPSLAB_HOME": work,
         "TMPDIR": work,
-        "IPYTHONDIR": str(workspace.work / ".ipython"),
+        "IPYTHONDIR": str(workspace.ipython),
         "MPLCONFIGDIR": str(workspace.work / ".matplotlib"),
         "MPLBACKEND": "Agg",
         "JUPYTER_PATH": str(jupyter_path),

@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from opslab.background import BackgroundServer, ServerError, free_port, port_is_free
+from opslab.background import PortServer
 from opslab.monitoring.binaries import binary
 
 
@@ -44,7 +44,7 @@ def check_config(path: str | Path) -> str:
     return output
 
 
-class AlertmanagerServer(BackgroundServer):
+class AlertmanagerServer(PortServer):
     """``prometheus-alertmanager`` with ``config`` (a dict, or YAML text) and its state in ``folder``.
 
     Runs without clustering (``--cluster.listen-address=``), checks the config with ``amtool``
@@ -52,7 +52,7 @@ class AlertmanagerServer(BackgroundServer):
     taken port. :meth:`alerts`, :meth:`silence` and :meth:`expire` speak its API v2.
     """
 
-    name = "alertmanager"
+    name = "Alertmanager"
 
     def __init__(self, folder: str | Path = "alertmanager", config: dict | str | None = None,
                  port: int | None = None, host: str = "127.0.0.1", timeout: float = 60):
@@ -61,11 +61,7 @@ class AlertmanagerServer(BackgroundServer):
         self.folder = Path(folder).resolve()
         self.host, self.port = host, port
         self.config = config
-        super().__init__([], "", timeout, env={"GOMAXPROCS": "2"}, name="alertmanager")
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        super().__init__([], "", timeout, env={"GOMAXPROCS": "2"}, name="Alertmanager")
 
     @property
     def config_path(self) -> Path:
@@ -77,33 +73,17 @@ class AlertmanagerServer(BackgroundServer):
         self.config_path.write_text(text)
         return self.config_path
 
-    def start(self) -> AlertmanagerServer:
-        if self.process is not None and self.process.poll() is None:
-            return self
+    def prepare(self) -> tuple[list[str], str]:
         executable = binary("prometheus-alertmanager")
         check_config(self.write_config())
-        if self.port and not port_is_free(self.host, self.port):
-            raise ServerError(f"cannot start Alertmanager: port {self.port} on {self.host} is already in use "
-                              "(another Alertmanager?); stop it or pass port=None for a free one")
-        self.port = self.port or free_port(self.host)
         self.log_path = self.folder / "alertmanager.log"
-        self.args = [
+        return [
             executable,
             f"--config.file={self.config_path}",
             f"--storage.path={self.folder / 'data'}",
             f"--web.listen-address={self.host}:{self.port}",
             "--cluster.listen-address=",  # one instance, no gossip port
-        ]
-        self.ready_url = f"{self.url}/-/ready"
-        try:
-            super().start()
-        except TimeoutError as err:
-            raise ServerError(str(err)) from None
-        return self
-
-    def stop(self, grace: float = 10) -> None:
-        super().stop(grace)
-        self.process = None
+        ], f"{self.url}/-/ready"
 
     def _call(self, method: str, path: str, body=None):
         data = json.dumps(body).encode() if body is not None else None

@@ -9,7 +9,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from opslab.background import BackgroundServer, ServerError, free_port, port_is_free
+from opslab.background import PortServer
 from opslab.monitoring.binaries import binary
 from opslab.monitoring.rules import check_rules
 
@@ -41,7 +41,7 @@ def _seconds(duration: str) -> float:
     return duration_ms(duration) / 1000
 
 
-class PrometheusServer(BackgroundServer):
+class PrometheusServer(PortServer):
     """``prometheus`` scraping ``targets``, with its config and TSDB in ``folder``.
 
     ::
@@ -55,7 +55,7 @@ class PrometheusServer(BackgroundServer):
     is taken raises :class:`ServerError`. The process always stops with the context.
     """
 
-    name = "prometheus"
+    name = "Prometheus"
 
     def __init__(self, folder: str | Path = "prometheus", targets: list[str] = (), rule_files: list = (),
                  alertmanager_url: str | None = None, scrape_interval: str = "15s",
@@ -66,47 +66,27 @@ class PrometheusServer(BackgroundServer):
         self.config = prometheus_config(list(targets), list(rule_files), alertmanager_url, scrape_interval,
                                         evaluation_interval or scrape_interval)
         self.retention = retention
-        super().__init__([], "", timeout, env={"GOMAXPROCS": "2"}, log_path=None, name="prometheus")
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        super().__init__([], "", timeout, env={"GOMAXPROCS": "2"}, log_path=None, name="Prometheus")
 
     @property
     def config_path(self) -> Path:
         return self.folder / "prometheus.yml"
 
-    def start(self) -> PrometheusServer:
-        if self.process is not None and self.process.poll() is None:
-            return self
+    def prepare(self) -> tuple[list[str], str]:
         executable = binary("prometheus")
         if self.config["rule_files"]:
             check_rules(*self.config["rule_files"])
-        if self.port and not port_is_free(self.host, self.port):
-            raise ServerError(f"cannot start Prometheus: port {self.port} on {self.host} is already in use "
-                              "(another Prometheus?); stop it or pass port=None for a free one")
-        self.port = self.port or free_port(self.host)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(json.dumps(self.config, indent=2))  # JSON is YAML
         self.log_path = self.folder / "prometheus.log"
-        self.args = [
+        return [
             executable,
             f"--config.file={self.config_path}",
             f"--storage.tsdb.path={self.folder / 'data'}",
             f"--storage.tsdb.retention.time={self.retention}",
             f"--web.listen-address={self.host}:{self.port}",
             "--web.enable-lifecycle",  # POST /-/reload re-reads the config and rules
-        ]
-        self.ready_url = f"{self.url}/-/ready"
-        try:
-            super().start()
-        except TimeoutError as err:
-            raise ServerError(str(err)) from None
-        return self
-
-    def stop(self, grace: float = 10) -> None:
-        super().stop(grace)
-        self.process = None
+        ], f"{self.url}/-/ready"
 
     def use_rules(self, *rule_files: str | Path) -> None:
         """Evaluate these rule files from now on (checked with promtool first), without a restart."""

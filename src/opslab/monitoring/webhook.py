@@ -8,10 +8,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from opslab.background import BackgroundServer, ServerError, free_port, port_is_free
+from opslab.background import PortServer
 
 
-class WebhookReceiver(BackgroundServer):
+class WebhookReceiver(PortServer):
     """A local HTTP endpoint that records every notification POSTed to it (in ``folder/received.jsonl``).
 
     Point Alertmanager's ``webhook_configs`` at :attr:`url`; :meth:`received` returns the
@@ -39,28 +39,13 @@ class WebhookReceiver(BackgroundServer):
     def file(self) -> Path:
         return self.folder / "received.jsonl"
 
-    def start(self) -> WebhookReceiver:
-        if self.process is not None and self.process.poll() is None:
-            return self
-        if self.port and not port_is_free(self.host, self.port):
-            raise ServerError(f"cannot start the webhook receiver: port {self.port} on {self.host} is already in use")
-        self.port = self.port or free_port(self.host)
+    def prepare(self) -> tuple[list[str], str]:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.file.write_text("")  # a new receiver starts with nothing received
         self.log_path = self.folder / "receiver.log"
         script = Path(__file__).with_name("webhook_server.py")  # standard library only: -S starts it fast
-        self.args = [sys.executable, "-S", str(script), "--host", self.host, "--port", str(self.port),
-                     "--out", str(self.file)]
-        self.ready_url = f"{self.base_url}/ready"
-        try:
-            super().start()
-        except TimeoutError as err:
-            raise ServerError(str(err)) from None
-        return self
-
-    def stop(self, grace: float = 10) -> None:
-        super().stop(grace)
-        self.process = None
+        return [sys.executable, "-S", str(script), "--host", self.host, "--port", str(self.port),
+                "--out", str(self.file)], f"{self.base_url}/ready"
 
     def received(self) -> list[dict]:
         """Every notification so far, oldest first: ``{"received_at", "path", "body"}`` (body: Alertmanager's JSON)."""
