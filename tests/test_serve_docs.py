@@ -6,13 +6,12 @@ lab server (uvicorn) in a real headless Chromium and records every request the p
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 
 from browser import RequestLog, browser, is_local  # noqa: F401  (fixture)
 from opslab.serve.app import ServeSettings, create_app
+from opslab.serve.docs import referenced_urls
 from servers import lab_server_url  # noqa: F401  (fixture)
 
 
@@ -21,10 +20,6 @@ def client(tmp_path_factory):
     settings = ServeSettings(model_uri="models:/nothing-here@champion", data_dir=tmp_path_factory.mktemp("docs"))
     with TestClient(create_app(settings)) as client:  # no model needed: the docs describe the API
         yield client
-
-
-def referenced_urls(html: str) -> list[str]:
-    return re.findall(r"""(?:src|href)=["']([^"']+)["']""", html) + re.findall(r"url: '([^']+)'", html)
 
 
 def test_docs_page_references_only_this_server(client):
