@@ -212,7 +212,8 @@ def batch_vs_online() -> Path:
     ax.text(0.1, 2.35, "batch scoring: every record at once, on a schedule, the answers read later", fontsize=10,
             color="#345")
     box(ax, 0.2, 0.9, 2.0, 0.9, "tonight's table\n(CSV, parquet,\na warehouse query)", ORANGE)
-    box(ax, 3.4, 0.9, 2.4, 0.9, "scoring job (cron, Airflow):\n@champion resolved to a\nversion, loaded once;\nchunks, the same schema", GREY, size=7)
+    box(ax, 3.4, 0.9, 2.4, 0.9, "scoring job (cron, Airflow):\n@champion resolved to a\n"
+        "version, loaded once;\nchunks, the same schema", GREY, size=7)
     box(ax, 7.0, 1.25, 1.9, 0.7, "scores: id, class, P,\nversion, run time", GREEN, size=7)
     box(ax, 7.0, 0.3, 1.9, 0.7, "rejects: id, reason", RED, size=7)
     arrow(ax, 2.2, 1.35, 3.4, 1.35, "read in chunks", size=7, offset=0.04)
