@@ -9,6 +9,7 @@ nor a network (no diagram CDN). Same drawing style as scripts/m4_figures.py.
 - book/m2/registry_flow.svg: runs → registered model versions → aliases; promotion and rollback
 - book/m3/deployment_paths.svg: one registered model, four ways to put it to use
 - book/m3/serving_architecture.svg: client → lab server → model, prediction log, metrics
+- book/m3/batch_vs_online.svg: online serving (a request, an answer in ms) beside batch scoring (a nightly job)
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def deployment_paths() -> Path:
              ("app (Gradio, Streamlit)\ncalling the API: Labs 3.2, 3.4", "people: upload a CSV,\nfill in a form",
               ORANGE),
              ("edge export (ONNX)\nLab 3.3", "a device, a browser:\nno network, ms latency", PURPLE),
-             ("batch scoring job", "a table of scores\nevery night", GREY)]
+             ("batch scoring job\nLab 3.1 (section 8)", "a table of scores\nevery night", GREY)]
     for i, (how, who, colour) in enumerate(paths):
         y = 2.95 - i * 0.92
         box(ax, 3.6, y, 3.2, 0.75, how, colour)
@@ -196,7 +197,35 @@ def serving_architecture() -> Path:
     return save(fig, BOOK / "m3" / "serving_architecture.svg")
 
 
-FIGURES = [ml_vs_software, lifecycle, tracking_server, registry_flow, deployment_paths, serving_architecture]
+def batch_vs_online() -> Path:
+    fig, ax = canvas(11, 4.6, (0, 11), (0, 4.6))
+    ax.text(0.1, 4.3, "online serving: one record per request, the answer while the caller waits", fontsize=10,
+            color="#345")
+    box(ax, 0.2, 3.0, 2.0, 0.9, "caller\n(website, CRM,\nanother service)", BLUE)
+    box(ax, 3.4, 3.0, 2.4, 0.9, "API (lab server)\nschema: 4xx naming\nthe field", GREEN)
+    box(ax, 7.0, 3.0, 1.9, 0.9, "model, loaded once\n(@champion)", GREEN, size=7)
+    arrow(ax, 2.2, 3.6, 3.4, 3.6, "POST /predict", size=7, offset=0.04)
+    arrow(ax, 3.4, 3.25, 2.2, 3.25, "ms later: the answer", size=7, offset=-0.3, colour="#a33")
+    arrow(ax, 5.8, 3.45, 7.0, 3.45)
+    ax.text(9.1, 3.45, "always on; sized for\nthe peak; p99 latency\nmatters", fontsize=8, va="center",
+            color="#555")
+    ax.text(0.1, 2.35, "batch scoring: every record at once, on a schedule, the answers read later", fontsize=10,
+            color="#345")
+    box(ax, 0.2, 0.9, 2.0, 0.9, "tonight's table\n(CSV, parquet,\na warehouse query)", ORANGE)
+    box(ax, 3.4, 0.9, 2.4, 0.9, "scoring job (cron, Airflow):\n@champion resolved to a\n"
+        "version, loaded once;\nchunks, the same schema", GREY, size=7)
+    box(ax, 7.0, 1.25, 1.9, 0.7, "scores: id, class, P,\nversion, run time", GREEN, size=7)
+    box(ax, 7.0, 0.3, 1.9, 0.7, "rejects: id, reason", RED, size=7)
+    arrow(ax, 2.2, 1.35, 3.4, 1.35, "read in chunks", size=7, offset=0.04)
+    arrow(ax, 5.8, 1.5, 7.0, 1.6)
+    arrow(ax, 5.8, 1.1, 7.0, 0.65)
+    ax.text(9.1, 1.1, "runs for minutes, then\nstops; a rerun replaces,\nnever duplicates", fontsize=8,
+            va="center", color="#555")
+    return save(fig, BOOK / "m3" / "batch_vs_online.svg")
+
+
+FIGURES = [ml_vs_software, lifecycle, tracking_server, registry_flow, deployment_paths, serving_architecture,
+           batch_vs_online]
 
 
 def main() -> list[Path]:

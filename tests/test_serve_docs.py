@@ -1,18 +1,24 @@
-"""The lab server's interactive docs (/docs) work offline: the page loads only what this server serves.
+"""The interactive docs (/docs) of the lab server and of Lab 3.1's own app work offline: the page
+loads only what that server serves.
 
-The unit tests read the HTML with FastAPI's TestClient; the browser test opens /docs of a real
-lab server (uvicorn) in a real headless Chromium and records every request the page makes.
+The unit tests read the HTML with FastAPI's TestClient; the browser tests open /docs of a real
+lab server (uvicorn), and of the app as Lab 3.1 builds it, in a real headless Chromium and record
+every request the page makes (Swagger UI's script could ask other hosts that no HTML attribute names).
 """
 
 from __future__ import annotations
 
-import re
+import sys
 
+import nbformat
 import pytest
 from fastapi.testclient import TestClient
 
 from browser import RequestLog, browser, is_local  # noqa: F401  (fixture)
+from conftest import REPO
+from opslab.background import BackgroundServer, free_port
 from opslab.serve.app import ServeSettings, create_app
+from opslab.serve.docs import referenced_urls
 from servers import lab_server_url  # noqa: F401  (fixture)
 
 
@@ -21,10 +27,6 @@ def client(tmp_path_factory):
     settings = ServeSettings(model_uri="models:/nothing-here@champion", data_dir=tmp_path_factory.mktemp("docs"))
     with TestClient(create_app(settings)) as client:  # no model needed: the docs describe the API
         yield client
-
-
-def referenced_urls(html: str) -> list[str]:
-    return re.findall(r"""(?:src|href)=["']([^"']+)["']""", html) + re.findall(r"url: '([^']+)'", html)
 
 
 def test_docs_page_references_only_this_server(client):
@@ -83,3 +85,33 @@ def test_swagger_ui_renders_and_runs_a_request_offline(page, lab_server_url):  #
         expect(live.locator(".response-col_description")).to_contain_text('"status": "ok"')
     assert requests.foreign() == [], f"/docs asked other hosts: {requests.foreign()}"
 
+
+
+def lab_app_source() -> str:
+    """Lab 3.1's cell that creates its FastAPI app, as a module (the schema's BaseModel imported)."""
+    notebook = nbformat.read(REPO / "solutions" / "m3_rest_api.ipynb", as_version=4)
+    [cell] = [c for c in notebook.cells if c.cell_type == "code" and "FastAPIOffline(" in c.source]
+    return "from pydantic import BaseModel\n" + cell.source
+
+
+@pytest.fixture
+def lab_app_url(tmp_path):
+    """Lab 3.1's app, from its own cell, under a real uvicorn on a free port."""
+    (tmp_path / "lab_app.py").write_text(lab_app_source())
+    port = free_port()
+    args = [sys.executable, "-m", "uvicorn", "lab_app:app", "--app-dir", str(tmp_path), "--port", str(port)]
+    with BackgroundServer(args, f"http://127.0.0.1:{port}/health", name="lab 3.1 app") as server:
+        yield server.ready_url.removesuffix("/health")
+
+
+@pytest.mark.browser
+def test_lab_3_1_app_renders_its_docs_offline(page, lab_app_url):  # noqa: F811
+    from playwright.sync_api import expect
+
+    with RequestLog(page) as requests:
+        page.goto(f"{lab_app_url}/docs", wait_until="networkidle")
+        expect(page.locator(".info .title")).to_contain_text("Churn API (lab 3.1)", timeout=30_000)
+        expect(page.locator(".opblock-get .opblock-summary-path[data-path='/health']")).to_be_visible()
+        page.goto(f"{lab_app_url}/redoc")
+    assert any(url.endswith("swagger-ui-bundle.js") for url in requests.urls), requests.urls
+    assert requests.foreign() == [], f"Lab 3.1's /docs asked other hosts: {requests.foreign()}"

@@ -8,6 +8,7 @@ server. The app is created with ``docs_url=None, redoc_url=None`` and :func:`add
 
 from __future__ import annotations
 
+import re
 from importlib.resources import files
 
 from fastapi import FastAPI, Request
@@ -28,6 +29,15 @@ def asset_folder() -> str:
     if not (folder / "swagger-ui-bundle.js").is_file():
         raise RuntimeError(f"fastapi-offline's assets are missing from {folder}: reinstall fastapi-offline")
     return str(folder)
+
+
+def referenced_urls(html: str) -> list[str]:
+    """Every URL a Swagger UI page loads: ``src``/``href`` attributes and the schema's ``url: '...'``.
+
+    A docs page that works offline references only paths of its own server (they start with ``/``);
+    the lab server's tests and Lab 3.1's app check their /docs with it.
+    """
+    return re.findall(r"""(?:src|href)=["']([^"']+)["']""", html) + re.findall(r"url: '([^']+)'", html)
 
 
 def add_offline_docs(app: FastAPI) -> None:
@@ -54,4 +64,4 @@ def add_offline_docs(app: FastAPI) -> None:
         return get_swagger_ui_oauth2_redirect_html()
 
 
-__all__ = ["add_offline_docs", "DOCS_URL"]
+__all__ = ["add_offline_docs", "referenced_urls", "DOCS_URL"]
