@@ -230,7 +230,8 @@ def grade_cases(root: Path) -> dict:
 
 
 CASES = ["full", "untouched", "partial", "raising", "infinite-loop", "ignores-interrupt", "slow-everywhere",
-         "sys-exit", "os-exit", "own-ipython-folder", "memory-bomb", "megabytes", "writes-files", "daemon", "reads-solution", "network",
+         "sys-exit", "os-exit", "own-ipython-folder", "memory-bomb", "megabytes", "writes-files", "daemon",
+         "reads-solution", "network",
          "patches-check", "fakes-checks-module", "git-show-solution", "input-transformer", "ast-transformer",
          "event-hooks", "custom-exception-handler", "trace-function", "walks-gc", "asks-for-signature",
          "patches-kernel", "hostile-outputs", "writes-tmp",
