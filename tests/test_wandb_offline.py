@@ -17,7 +17,8 @@ RUN_SCRIPT = textwrap.dedent("""
     import sys
     import wandb
 
-    run = wandb.init(project="offline-test", config={"lr": 0.1, "depth": 3}, dir=sys.argv[1])
+    run = wandb.init(project="offline-test", name="toy-run", group="toy-sweep", job_type="train",
+                     config={"lr": 0.1, "depth": 3}, dir=sys.argv[1])
     for step in range(5):
         run.log({"loss": 1.0 / (step + 1)}, step=step)
     run.log({"table": wandb.Table(columns=["y", "p"], data=[[0, 0.2], [1, 0.9]])})
@@ -96,6 +97,7 @@ def test_offline_run_succeeds_without_network_and_writes_its_files(tmp_path):
 def test_reader_recovers_config_history_summary_and_artifacts(offline_run_dir):
     run = read_offline_run(offline_run_dir)
     assert run.project == "offline-test"
+    assert (run.name, run.group, run.job_type) == ("toy-run", "toy-sweep", "train")
     assert run.config == {"lr": 0.1, "depth": 3}
     losses = [row["loss"] for row in run.history if "loss" in row]
     assert losses == [1.0, 0.5, pytest.approx(1 / 3), 0.25, 0.2]

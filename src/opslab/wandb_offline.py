@@ -72,11 +72,15 @@ def _items(items) -> dict:
 
 @dataclass
 class OfflineRun:
-    """What an offline run recorded: its id, config, history rows, summary and artifacts."""
+    """What an offline run recorded: its id, name, group, job type, config, history rows, summary and
+    artifacts."""
 
     path: Path
     run_id: str = ""
     project: str = ""
+    name: str = ""  # wandb.init(name=...)
+    group: str = ""  # wandb.init(group=...): e.g. the runs of one sweep
+    job_type: str = ""
     config: dict = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
@@ -105,6 +109,7 @@ def read_offline_run(run_dir: str | Path, wait: float = 60) -> OfflineRun:
     for kind, message in entries:
         if kind == "run":
             run.run_id, run.project = message.run_id, message.project
+            run.name, run.group, run.job_type = message.display_name, message.run_group, message.job_type
             run.config.update(_items(message.config.update))
         elif kind == "config":
             run.config.update(_items(message.update))
