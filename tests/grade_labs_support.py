@@ -9,6 +9,9 @@ One grading run of each lab keeps several promises at once:
 * the grader gives it full marks, and the untouched learner version zero for the exercises;
 * the untouched learner version raises only in cells tagged ``raises-exception``, the rule under which
   the book executes it (tests/test_book.py executes one lab itself and relies on this for the others);
+* where a lab keeps state from run to run (``rerun=True``), the solution runs a second time in the home its
+  graded run left (its registry, repositories, stores), as a learner who runs a lab twice would, and leaves
+  no process behind;
 * and it does so *wherever the course is installed*: the grader, its executor and every kernel use a
   fresh virtual environment where opslab is installed non-editable, run from a private folder (mode 700)
   outside the repository; as root each kernel also runs as its own sandbox user with no network. A lab
@@ -160,8 +163,10 @@ def errors_in(executed, cells=None) -> list[str]:
             for o in cell.get("outputs", []) if o.get("output_type") == "error"]
 
 
-def grade_outside(outside: OutsideInstall, solution: Path, learner_version: str) -> tuple[dict, dict]:
-    """Grade the solution and its untouched learner version with the outside install, from a private folder."""
+def grade_outside(outside: OutsideInstall, solution: Path, learner_version: str,
+                  rerun: bool = False) -> tuple[dict, dict]:
+    """Grade the solution and its untouched learner version with the outside install, from a private folder
+    (``rerun``: then run the solution again in its graded run's home, kept in <folder>/out/home)."""
     folder = outside.private / solution.stem
     (folder / "solution").mkdir(parents=True)  # the grader hides this folder from the kernels
     (folder / "submissions").mkdir()
@@ -171,7 +176,7 @@ def grade_outside(outside: OutsideInstall, solution: Path, learner_version: str)
     (folder / "submissions" / "solution.ipynb").write_bytes(solution.read_bytes())
     (folder / "submissions" / "untouched.ipynb").write_text(learner_version)
     done = outside.run(str(outside.private / "grade_outside.py"), str(source), str(folder / "submissions"),
-                       str(folder / "out"), cwd=folder, timeout=1500)
+                       str(folder / "out"), *(["--rerun"] if rerun else []), cwd=folder, timeout=2400)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads((folder / "out" / "report.json").read_text())
     executed = {learner: nbformat.read(folder / "out" / f"{learner}.executed.ipynb", as_version=4)
@@ -179,10 +184,11 @@ def grade_outside(outside: OutsideInstall, solution: Path, learner_version: str)
     return report, executed
 
 
-def check_lab(solution: Path, outside: OutsideInstall) -> None:
-    """Grade ``solution`` and its untouched learner version from ``outside``; check everything promised above."""
+def check_lab(solution: Path, outside: OutsideInstall, rerun: bool = False) -> Path | None:
+    """Grade ``solution`` and its untouched learner version from ``outside``; check everything promised above.
+    With ``rerun``, returns the lab's folder in the home after its second run (for checks of what it saved)."""
     learner_version = render(solution, "https://example.org/repo")
-    report, executed = grade_outside(outside, solution, learner_version)
+    report, executed = grade_outside(outside, solution, learner_version, rerun)
     assert Path(report["opslab"]).parent == outside.purelib / "opslab", "graded with the clone's opslab"
     source = nbformat.read(solution, as_version=4)
     full, untouched = report["grades"]["solution"], report["grades"]["untouched"]
@@ -221,5 +227,15 @@ def check_lab(solution: Path, outside: OutsideInstall) -> None:
     assert own and own <= graded_ids, f"learner cells the grader did not run: {own - graded_ids}"
     unexpected = errors_in(executed["untouched"], cells={cell.id for cell in learner if RAISES not in tags(cell)})
     assert unexpected == [], f"{solution.stem}: the book's build of the learner version would fail on {unexpected}"
+
+    if not rerun:
+        return None
+    # the solution, run again in the home its graded run left: it works, in its own folder, and stops what it starts
+    again = report["rerun"]
+    assert again["status"] == "ok", f"{solution.name}, run again in the same home: {again['error']}"
+    assert again["left"] == [], f"{solution.name} left processes running: {again['left']}"
+    lab = outside.private / solution.stem / "out" / "home" / solution.stem
+    assert lab.is_dir(), "the lab should work in its own folder under OPSLAB_HOME"
+    return lab
 
 

@@ -1,4 +1,5 @@
-"""Module 2's labs graded from the non-editable install outside the repository (tests/grade_labs_support.py)."""
+"""Module 2's labs graded from the non-editable install outside the repository (tests/grade_labs_support.py),
+and, since each keeps state (MLflow stores, W&B and TensorBoard runs), run again in the home it left."""
 
 from __future__ import annotations
 
@@ -10,6 +11,6 @@ from grade_labs_support import check_lab, outside  # noqa: F401  (fixture)
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize("solution", solutions_of("m2"), ids=lambda p: p.stem)
-def test_solution_runs_clean_reproduces_its_outputs_and_scores_full_marks_the_learner_version_zero(
+def test_solution_runs_clean_reproduces_its_outputs_and_scores_full_marks_the_learner_version_zero_and_runs_again(
         solution, outside):  # noqa: F811
-    check_lab(solution, outside)
+    check_lab(solution, outside, rerun=True)

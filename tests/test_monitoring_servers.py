@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from notebook_support import processes_mentioning
+from grade_outside import processes_mentioning
 from opslab.background import ServerError, group_members
 from opslab.monitoring import (
     AlertmanagerServer,

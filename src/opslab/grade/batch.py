@@ -62,7 +62,7 @@ class Grader:
 
     def __init__(self, solution_path: Path, limits: Limits, isolation: Isolation, parameters: dict | None = None,
                  workers: int = 1, scratch: Path | None = None, hidden: tuple[Path, ...] = (),
-                 allow_weak: bool = False):
+                 allow_weak: bool = False, keep_workspaces: bool = False):
         if not isolation.complete and not allow_weak:
             raise IsolationError(f"the grading sandbox cannot be made here: {isolation.describe()}. Fix that, or "
                                  "pass --allow-weak-isolation to grade with weaker isolation (the summary and "
@@ -72,6 +72,10 @@ class Grader:
         self.lab = solution_path.stem
         self.questions = questions_of(self.solution)
         self.limits, self.isolation, self.parameters = limits, isolation, parameters or {}
+        # keep_workspaces: each submission's working folder (its HOME and OPSLAB_HOME, with what its code
+        # wrote) stays, at the same path, until close(): ``workspaces[learner]``, e.g. to run it again there
+        self.keep_workspaces = keep_workspaces
+        self.workspaces: dict[str, Path] = {}
         self.scratch = Path(tempfile.mkdtemp(prefix="opslab-grade-", dir=scratch))
         self.scratch.chmod(0o711)
         # folders the kernels must not see even where a shown folder holds them: the solution's, the
@@ -162,7 +166,10 @@ class Grader:
         finally:
             kill_user(uid)
             cgroup.remove(groups)
-            workspace.remove()
+            if self.keep_workspaces:
+                self.workspaces[learner] = workspace.work
+            else:
+                workspace.remove()
 
     @staticmethod
     def _read_replies(workspace: Workspace) -> dict:
