@@ -164,7 +164,7 @@ def mlserver_target(work: Path, env: dict, python: str, model_dir: Path, feature
     name, port, folder = "churn-classifier", free_port(), work / "mlserver"
     (folder / name).mkdir(parents=True)
     settings = {"host": "127.0.0.1", "http_port": port, "grpc_port": free_port(), "metrics_port": free_port(),
-                "parallel_workers": 1}
+                "parallel_workers": 0}  # 1.7.1 + uvloop 0.22 fail in worker processes
     (folder / "settings.json").write_text(json.dumps(settings))
     model_settings = {"name": name, "implementation": "mlserver_mlflow.MLflowRuntime",
                       "parameters": {"uri": str(model_dir)}}
