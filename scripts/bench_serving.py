@@ -353,8 +353,11 @@ def main(argv: list[str] | None = None) -> int:
                 if args.warmup > 0:
                     drive(args.warmup)
                 results[f"{target.name}-{size}"] = drive(args.duration, args.requests)
-    shutil.rmtree(work, ignore_errors=True)
     report(results, args.batch)
+    if any(r["failed"] for r in results.values()):  # the servers' logs say why
+        print(f"some requests failed (non-2xx answers or socket errors): the servers' logs are kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
