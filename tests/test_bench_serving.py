@@ -66,3 +66,15 @@ def test_the_serving_extras_are_pinned_in_groups_with_the_models_stack():
     assert set(found) == {"bentoml", "mlserver"}, found
     assert all("==" in requirement for requirement in sum(found.values(), [])), "pin every serving extra"
     assert {r.split("==")[0] for r in model_stack()} == {"mlflow", "scikit-learn", "pandas", "numpy"}
+
+
+def test_the_chapters_chart_is_drawn_from_the_benchmarks_json(tmp_path):
+    from figure_serving_frameworks import draw
+
+    results = json.loads((REPO / "book" / "m6" / "serving_frameworks.json").read_text())
+    assert {k.rsplit("-", 1)[0] for k in results} == {"lab", "mlflow", "bentoml", "mlserver"}
+    draw(results, tmp_path / "chart.svg")
+    svg = (tmp_path / "chart.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    committed = (REPO / "book" / "m6" / "serving_frameworks.svg").read_text()
+    assert svg == committed, "the committed chart is stale: rerun scripts/figure_serving_frameworks.py"
