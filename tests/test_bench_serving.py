@@ -5,8 +5,10 @@ scripts/check_serving_extras.py reads requirements-serving.in's groups."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -15,8 +17,10 @@ from conftest import REPO
 BENCH = REPO / "scripts" / "bench_serving.py"
 
 
-def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=timeout)
+def run(*args: str, home: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OPSLAB_HOME": str(home)} if home else None  # its own registry: the model it trains
+    return subprocess.run([sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=timeout,
+                          env=env)
 
 
 def test_help_names_every_server_and_an_unknown_one_is_refused():
@@ -32,7 +36,7 @@ def test_lab_and_mlflow_serve_the_same_model_end_to_end_and_missing_frameworks_a
     missing = str(tmp_path / "no-venv" / "bin" / "python")
     out = tmp_path / "results.json"
     done = run("--requests", "6", "--connections", "2", "--warmup", "0", "--batch", "3", "--json", str(out),
-               "--bentoml-python", missing, "--mlserver-python", missing)
+               "--bentoml-python", missing, "--mlserver-python", missing, home=tmp_path / "home")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for name, module in (("bentoml", "bentoml"), ("mlserver", "mlserver_mlflow")):
         assert f"{name}: skipped, {module} is not installed for {missing}" in done.stdout, done.stdout
