@@ -1,11 +1,25 @@
-"""Benchmark the lab server against MLflow's scoring server on the same registered model.
+"""Benchmark serving frameworks on the same registered model: the lab server, MLflow, BentoML, MLServer.
 
-Starts `opslab serve` (prediction log and metrics on, as always) and `mlflow models serve
---env-manager local`, one worker each, on loopback; drives each in turn with the same load
-(single-record and 100-record POSTs, N connections, fixed duration) using wrk if installed, else
-a small asyncio client; prints requests/s, p50 and p99 for both and the lab server's ratios.
+Serves the course registry's champion (``models:/churn-classifier@champion``) with
+
+- ``lab``: ``opslab serve`` (prediction log and metrics on, as always);
+- ``mlflow``: ``mlflow models serve --env-manager local`` (MLflow's scoring server);
+- ``bentoml``: a BentoML service (``bentoml serve``) with adaptive batching, when BentoML is installed;
+- ``mlserver``: MLServer with its MLflow runtime, answering KServe's V2 inference protocol, when
+  MLServer is installed;
+
+one worker each, on loopback, every one started and stopped through ``opslab.background``. Each is
+driven in turn with the same load (single-record and ``--batch``-record POSTs, N connections, for a
+fixed time, or a fixed number of requests with ``--requests``) by wrk if installed, else a small
+asyncio client; it prints requests/s, records/s, p50, p90 and p99 latency, and each server's
+throughput against MLflow's.
+
+BentoML and MLServer do not install next to the course's pins (see requirements-serving.in): give each
+its own venv and pass its interpreter, e.g. ``--bentoml-python /tmp/bento/bin/python``. A server that is
+not installed is skipped with a line that says so.
 
     PYTHONPATH=src python scripts/bench_serving.py --duration 15 --connections 16
+    PYTHONPATH=src python scripts/bench_serving.py --servers lab,mlflow --requests 200
 
 With ``--drift-overhead`` it benchmarks the lab server against itself instead: drift metrics on
 (as always) and off (``OPSLAB_DRIFT_METRICS=0``), with /metrics scraped every ``--scrape-interval``
@@ -21,18 +35,20 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
+SERVERS = ("lab", "mlflow", "bentoml", "mlserver")
 
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -41,43 +57,125 @@ wrk.body = [==[%s]==]
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    "BENCH {\\"requests\\": %%d, \\"seconds\\": %%f, \\"p50_ms\\": %%f, "
+    "BENCH {\\"requests\\": %%d, \\"seconds\\": %%f, \\"p50_ms\\": %%f, \\"p90_ms\\": %%f, "
     .. "\\"p99_ms\\": %%f, \\"failed\\": %%d}\\n",
-    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    e.status + e.connect + e.read + e.write + e.timeout))
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99) / 1000, e.status + e.connect + e.read + e.write + e.timeout))
 end
 """
 
+# The BentoML service: the registered model's files, loaded with MLflow's sklearn flavour; adaptive
+# batching merges concurrent requests' records into one predict_proba call.
+BENTO_SERVICE = '''
+import json
+import os
 
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{url}: the server exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} did not come up within {timeout} s")
+import bentoml
+import mlflow.sklearn
+import pandas as pd
 
-
-def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
-    # its own process group, so stopping it also stops any worker processes it forks
-    return subprocess.Popen(
-        cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
-    )
+MODEL_DIR = os.environ["OPSLAB_BENCH_MODEL_DIR"]
+FEATURES = json.loads(os.environ["OPSLAB_BENCH_FEATURES"])
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+@bentoml.service(workers=1)
+class Churn:
+    def __init__(self) -> None:
+        self.model = mlflow.sklearn.load_model(MODEL_DIR)
+
+    @bentoml.api(batchable=True, max_batch_size=1000, max_latency_ms=100)
+    def predict(self, records: list[dict]) -> list[float]:
+        frame = pd.DataFrame.from_records(records, columns=FEATURES)
+        return self.model.predict_proba(frame)[:, 1].tolist()
+'''
+
+
+@dataclass
+class Target:
+    """One server under test: how to start it, where it scores, how a request and an answer look."""
+
+    name: str
+    server: object  # an opslab.background.BackgroundServer
+    url: str
+    body: Callable[[list[dict]], str]
+    probability: Callable[[object], float]  # P(churn) of the first record in a parsed answer
+    notes: list[str] = field(default_factory=list)
+
+
+def importable(module: str, python: str) -> bool:
+    """Whether ``python`` (this interpreter or another venv's) can import ``module``."""
+    if not Path(python).exists():
+        return False
+    done = subprocess.run([python, "-c", f"import {module}"], capture_output=True, timeout=120)
+    return done.returncode == 0
+
+
+def lab_target(work: Path, batch: int) -> Target:
+    from opslab.serve.process import LabServer
+
+    lab = LabServer(data_dir=work / "lab", workers=1, extra_args=["--max-batch", str(max(batch, 1000))],
+                    log_file=work / "lab.log")
+    return Target("lab", lab, f"{lab.url}/predict", lambda r: json.dumps(r[0] if len(r) == 1 else r),
+                  lambda answer: answer["predictions"][0]["probability"])
+
+
+def mlflow_target(work: Path, env: dict) -> Target:
+    from opslab.background import BackgroundServer, free_port, venv_bin
+    from opslab.registry import champion_uri
+
+    port = free_port()
+    command = [venv_bin("mlflow"), "models", "serve", "-m", champion_uri(), "--env-manager", "local",
+               "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
+    server = BackgroundServer(command, f"http://127.0.0.1:{port}/ping", timeout=180, env=env,
+                              log_path=work / "mlflow.log", name="mlflow models serve")
+    return Target("mlflow", server, f"http://127.0.0.1:{port}/invocations",
+                  lambda r: json.dumps({"dataframe_records": r}), lambda answer: answer["predictions"][0][1])
+
+
+def bentoml_target(work: Path, env: dict, python: str, model_dir: Path, features: list[str]) -> Target:
+    from opslab.background import BackgroundServer, free_port
+
+    port, folder = free_port(), work / "bentoml"
+    folder.mkdir()
+    (folder / "service.py").write_text(BENTO_SERVICE)
+    env = {**env, "BENTOML_HOME": str(work / "bentoml-home"), "BENTOML_DO_NOT_TRACK": "True",
+           "OPSLAB_BENCH_MODEL_DIR": str(model_dir), "OPSLAB_BENCH_FEATURES": json.dumps(features)}
+    command = [python, "-m", "bentoml", "serve", "service:Churn", "--host", "127.0.0.1", "--port", str(port)]
+    server = BackgroundServer(command, f"http://127.0.0.1:{port}/readyz", timeout=180, env=env, cwd=folder,
+                              log_path=work / "bentoml.log", name="bentoml serve")
+    return Target("bentoml", server, f"http://127.0.0.1:{port}/predict",
+                  lambda r: json.dumps({"records": r}), lambda answer: answer[0])
+
+
+V2_TYPES = {"int64": "INT64", "float64": "FP64", "object": "BYTES", "bool": "BOOL"}
+
+
+def v2_request(records: list[dict], features: list[str], dtypes: dict[str, str]) -> str:
+    """A KServe V2 inference request: one column a tensor, decoded by MLServer into a DataFrame."""
+    inputs = [{"name": f, "shape": [len(records)], "datatype": V2_TYPES[dtypes[f]], "data": [r[f] for r in records]}
+              for f in features]
+    return json.dumps({"parameters": {"content_type": "pd"}, "inputs": inputs})
+
+
+def mlserver_target(work: Path, env: dict, python: str, model_dir: Path, features: list[str],
+                    dtypes: dict[str, str]) -> Target:
+    from opslab.background import BackgroundServer, free_port
+
+    name, port, folder = "churn-classifier", free_port(), work / "mlserver"
+    (folder / name).mkdir(parents=True)
+    settings = {"host": "127.0.0.1", "http_port": port, "grpc_port": free_port(), "metrics_port": free_port(),
+                "parallel_workers": 0}  # 1.7.1 + uvloop 0.22 fail in worker processes
+    (folder / "settings.json").write_text(json.dumps(settings))
+    model_settings = {"name": name, "implementation": "mlserver_mlflow.MLflowRuntime",
+                      "parameters": {"uri": str(model_dir)}}
+    (folder / name / "model-settings.json").write_text(json.dumps(model_settings))
+    executable = str(Path(python).parent / "mlserver")
+    base = f"http://127.0.0.1:{port}/v2/models/{name}"
+    server = BackgroundServer([executable, "start", str(folder)], f"{base}/ready", timeout=180, env=env,
+                              cwd=folder, log_path=work / "mlserver.log", name="mlserver start")
+    return Target("mlserver", server, f"{base}/infer", lambda r: v2_request(r, features, dtypes),
+                  lambda answer: answer["outputs"][0]["data"][1])
+
 
 
 def run_wrk(url: str, body: str, seconds: float, connections: int, threads: int) -> dict:
@@ -85,17 +183,8 @@ def run_wrk(url: str, body: str, seconds: float, connections: int, threads: int)
         script.write(WRK_SCRIPT % body)
     try:
         out = subprocess.run(
-            [
-                "wrk",
-                f"-t{threads}",
-                f"-c{connections}",
-                f"-d{max(1, round(seconds))}s",
-                "--timeout",
-                "10s",
-                "-s",
-                script.name,
-                url,
-            ],
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+             "-s", script.name, url],
             capture_output=True,
             text=True,
         )
@@ -110,28 +199,37 @@ def run_wrk(url: str, body: str, seconds: float, connections: int, threads: int)
 
 
 async def _python_load(
-    host: str, port: int, path: str, body: bytes, seconds: float, connections: int
+    host: str, port: int, path: str, body: bytes, seconds: float | None, connections: int, count: int | None
 ) -> dict:
+    """``connections`` keep-alive connections POST ``body`` for ``seconds``, or until ``count`` requests."""
     request = (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     latencies: list[float] = []
     failed = 0
-    deadline = time.perf_counter() + seconds
+    deadline = time.perf_counter() + seconds if count is None else float("inf")
+    left = count if count is not None else -1
 
     async def connection():
-        nonlocal failed
+        nonlocal failed, left
         reader, writer = await asyncio.open_connection(host, port)
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and left != 0:
+            left -= 1
             started = time.perf_counter()
             writer.write(request)
             status = (await reader.readline()).split(b" ")[1]
-            length = 0
+            length, chunked = 0, False
             while (line := await reader.readline()) not in (b"\r\n", b""):
                 if line.lower().startswith(b"content-length:"):
                     length = int(line.split(b":")[1])
-            await reader.readexactly(length)
+                chunked |= line.lower().startswith(b"transfer-encoding:") and b"chunked" in line.lower()
+            if chunked:  # a chunked answer: read chunks until the empty one
+                while (size := int((await reader.readline()).strip() or b"0", 16)) > 0:
+                    await reader.readexactly(size + 2)
+                await reader.readline()
+            else:
+                await reader.readexactly(length)
             latencies.append(time.perf_counter() - started)
             failed += status != b"200"
         writer.close()
@@ -144,161 +242,142 @@ async def _python_load(
     def pct(q):
         return 1000 * latencies[min(int(q * len(latencies)), len(latencies) - 1)]
 
-    return {
-        "requests": len(latencies),
-        "seconds": elapsed,
-        "rps": len(latencies) / elapsed,
-        "p50_ms": pct(0.50),
-        "p99_ms": pct(0.99),
-        "failed": failed,
-    }
+    return {"requests": len(latencies), "seconds": elapsed, "rps": len(latencies) / elapsed,
+            "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "failed": failed}
 
 
-def run_python(url: str, body: str, seconds: float, connections: int) -> dict:
+def run_python(url: str, body: str, seconds: float | None, connections: int, count: int | None = None) -> dict:
     parsed = httpx.URL(url)
-    return asyncio.run(
-        _python_load(parsed.host, parsed.port, parsed.path, body.encode(), seconds, connections)
-    )
+    return asyncio.run(_python_load(parsed.host, parsed.port, parsed.path, body.encode(), seconds, connections, count))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    parser.add_argument("--servers", default=",".join(SERVERS),
+                        help=f"comma-separated servers to run, of {', '.join(SERVERS)} (default: all; "
+                             "BentoML and MLServer only when installed)")
+    parser.add_argument("--bentoml-python", default=sys.executable,
+                        help="a Python that can import bentoml, mlflow and scikit-learn (default: this one)")
+    parser.add_argument("--mlserver-python", default=sys.executable,
+                        help="a Python whose venv has mlserver and mlserver-mlflow (default: this one)")
     parser.add_argument("--duration", type=float, default=15, help="seconds of load per run (default 15)")
-    parser.add_argument(
-        "--warmup", type=float, default=3, help="seconds of unmeasured load first (default 3)"
-    )
+    parser.add_argument("--requests", type=int,
+                        help="a fixed number of requests per run instead of --duration (built-in client)")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of unmeasured load first (default 3)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--batch", type=int, default=100, help="records in the batch run (default 100)")
-    parser.add_argument(
-        "--client",
-        choices=["auto", "wrk", "python"],
-        default="auto",
-        help="load generator: wrk if installed (auto), or the built-in asyncio client",
-    )
+    parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto",
+                        help="load generator: wrk if installed (auto), or the built-in asyncio client")
     parser.add_argument("--json", help="also write the results to this JSON file")
-    parser.add_argument(
-        "--drift-overhead",
-        action="store_true",
-        help="compare the lab server with drift metrics on and off instead of against MLflow",
-    )
-    parser.add_argument(
-        "--scrape-interval", type=float, default=1.0, help="seconds between scrapes of /metrics (default 1)"
-    )
+    parser.add_argument("--drift-overhead", action="store_true",
+                        help="compare the lab server with drift metrics on and off instead of the frameworks")
+    parser.add_argument("--scrape-interval", type=float, default=1.0,
+                        help="seconds between scrapes of /metrics (default 1)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating on/off rounds (default 2)")
     args = parser.parse_args(argv)
+    chosen = [s.strip() for s in args.servers.split(",") if s.strip()]
+    if unknown := sorted(set(chosen) - set(SERVERS)):
+        parser.error(f"unknown server(s) {', '.join(unknown)}: choose among {', '.join(SERVERS)}")
 
     sys.path.insert(0, str(REPO / "src"))
-    from opslab.background import free_port
+    import mlflow
+
     from opslab.data import FEATURES, make_customers
     from opslab.env import go_offline
-    from opslab.registry import champion_uri, tracking_uri
-    from opslab.serve.process import LabServer
-    from opslab.train import train_and_register
+    from opslab.registry import champion_uri, tracking_uri, use_course_registry
+    from opslab.train import as_features, train_and_register
 
     go_offline()
     version = train_and_register(quiet=True)  # idempotent: trains only if there is no champion yet
     client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "python")
-    frame = make_customers(n=args.batch, seed=1)[FEATURES]
+    if args.requests is not None:
+        client = "python"  # wrk runs for a time, not a count
+    frame = as_features(make_customers(n=args.batch, seed=1))
     records = json.loads(frame.to_json(orient="records"))
-    bodies = {
-        "lab": {1: json.dumps(records[0]), args.batch: json.dumps(records)},
-        "mlflow": {
-            1: json.dumps({"dataframe_records": records[:1]}),
-            args.batch: json.dumps({"dataframe_records": records}),
-        },
-    }
-
     if args.drift_overhead:
-        return drift_overhead(args, client, bodies["lab"])
+        return drift_overhead(args, client, {1: json.dumps(records[0]), args.batch: json.dumps(records)})
+
     env = {
-        **os.environ,
         "OMP_NUM_THREADS": "1",
         "MLFLOW_TRACKING_URI": tracking_uri(),
-        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # mlflow serve finds its own tools
         "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
     }
     work = Path(tempfile.mkdtemp(prefix="opslab-bench-"))
-    mlflow_port = free_port()
-    lab = LabServer(
-        data_dir=work / "lab",
-        workers=1,
-        extra_args=["--max-batch", str(max(args.batch, 1000))],
-        log_file=work / "lab.log",
-    )
-    mlflow_server = start(
-        [
-            str(VENV_BIN / "mlflow"),
-            "models",
-            "serve",
-            "-m",
-            champion_uri(),
-            "--env-manager",
-            "local",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(mlflow_port),
-            "-w",
-            "1",
-        ],
-        env,
-        work / "mlflow.log",
-    )
-    urls = {"lab": f"{lab.url}/predict", "mlflow": f"http://127.0.0.1:{mlflow_port}/invocations"}
-    results: dict = {}
-    try:
-        lab.start()
-        wait_until_up(f"http://127.0.0.1:{mlflow_port}/ping", mlflow_server)
-        headers = {"content-type": "application/json"}
-        lab_p = httpx.post(urls["lab"], content=bodies["lab"][1], headers=headers).json()["predictions"][0]
-        ml_p = httpx.post(urls["mlflow"], content=bodies["mlflow"][1], headers=headers).json()["predictions"][
-            0
-        ]
-        print(
-            f"model {champion_uri()} (version {version.version}); one record: "
-            f"lab P={lab_p['probability']:.6f}, mlflow P={ml_p[1]:.6f}"
-        )
-        print(
-            f"load: {client}, {args.connections} connections, {args.duration:g} s per run after "
-            f"{args.warmup:g} s warm-up; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
-        )
-        for size in (1, args.batch):
-            for name in ("lab", "mlflow"):
+    optional = {"bentoml": ("bentoml", args.bentoml_python), "mlserver": ("mlserver_mlflow", args.mlserver_python)}
+    targets: list[Target] = []
+    model_dir = None
+    for name in chosen:
+        if name in optional:
+            module, python = optional[name]
+            if not importable(module, python):
+                print(f"{name}: skipped, {module} is not installed for {python} (install requirements-serving.in "
+                      f"into a separate venv and pass --{name}-python VENV/bin/python)")
+                continue
+            if model_dir is None:  # the registered model's files, for the servers that take a folder
+                use_course_registry()
+                model_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=champion_uri(),
+                                                                     dst_path=str(work / "model")))
+            other_env = {**env, "PYTHONPATH": ""}  # another venv: nothing of this one on its path
+            if name == "bentoml":
+                targets.append(bentoml_target(work, other_env, python, model_dir, FEATURES))
+            else:
+                dtypes = {f: str(frame[f].dtype) for f in FEATURES}
+                targets.append(mlserver_target(work, other_env, python, model_dir, FEATURES, dtypes))
+        elif name == "lab":
+            targets.append(lab_target(work, args.batch))
+        else:
+            targets.append(mlflow_target(work, env))
 
-                def drive(seconds):
+    load = f"{args.requests} requests" if args.requests is not None else f"{args.duration:g} s"
+    print(f"model {champion_uri()} (version {version.version})")
+    print(f"load: {client}, {args.connections} connections, {load} per run after {args.warmup:g} s warm-up; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    results: dict = {}
+    for target in targets:  # one server at a time: the others are not even running
+        with target.server:
+            answer = httpx.post(target.url, content=target.body(records[:1]),
+                                headers={"content-type": "application/json"}, timeout=60)
+            answer.raise_for_status()
+            print(f"{target.name}: up; first record P(churn) = {target.probability(answer.json()):.6f}")
+            for size in (1, args.batch):
+                body = target.body(records[:size])
+
+                def drive(seconds, count=None):
                     if client == "wrk":
-                        return run_wrk(urls[name], bodies[name][size], seconds, args.connections, threads=2)
-                    return run_python(urls[name], bodies[name][size], seconds, args.connections)
+                        return run_wrk(target.url, body, seconds, args.connections, threads=2)
+                    return run_python(target.url, body, seconds, args.connections, count)
 
                 if args.warmup > 0:
                     drive(args.warmup)
-                results[f"{name}-{size}"] = drive(args.duration)
-    finally:
-        lab.stop()
-        stop(mlflow_server)
-    print()
-    print(
-        f"{'server':<8} {'records':>7} {'req/s':>9} {'records/s':>10} "
-        f"{'p50 ms':>8} {'p99 ms':>8} {'failed':>7}"
-    )
-    for key, r in results.items():
-        name, size = key.split("-")
-        print(
-            f"{name:<8} {size:>7} {r['rps']:>9.0f} {r['rps'] * int(size):>10.0f} {r['p50_ms']:>8.2f} "
-            f"{r['p99_ms']:>8.2f} {r['failed']:>7}"
-        )
-    print()
-    for size in (1, args.batch):
-        lab, ml = results[f"lab-{size}"], results[f"mlflow-{size}"]
-        print(
-            f"{size:>3} record(s): lab/mlflow throughput {lab['rps'] / ml['rps']:.1f}x; lab p99 "
-            f"{lab['p99_ms']:.2f} ms vs mlflow p50 {ml['p50_ms']:.2f} ms "
-            f"({'below' if lab['p99_ms'] < ml['p50_ms'] else 'NOT below'})"
-        )
+                results[f"{target.name}-{size}"] = drive(args.duration, args.requests)
+    report(results, args.batch)
+    if any(r["failed"] for r in results.values()):  # the servers' logs say why
+        print(f"some requests failed (non-2xx answers or socket errors): the servers' logs are kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
-    shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def report(results: dict, batch: int) -> None:
+    print()
+    print(f"{'server':<9} {'records':>7} {'req/s':>9} {'records/s':>10} {'p50 ms':>8} {'p90 ms':>8} "
+          f"{'p99 ms':>8} {'failed':>7}")
+    for key, r in results.items():
+        name, size = key.rsplit("-", 1)
+        print(f"{name:<9} {size:>7} {r['rps']:>9.0f} {r['rps'] * int(size):>10.0f} {r['p50_ms']:>8.2f} "
+              f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['failed']:>7}")
+    print()
+    for size in (1, batch):
+        base = results.get(f"mlflow-{size}")
+        others = [k.rsplit("-", 1)[0] for k in results if k.endswith(f"-{size}") and not k.startswith("mlflow-")]
+        if base and others:
+            ratios = ", ".join(f"{n} {results[f'{n}-{size}']['rps'] / base['rps']:.1f}x" for n in others)
+            print(f"{size:>3} record(s), throughput against mlflow models serve: {ratios}")
 
 
 class Scraper(threading.Thread):
