@@ -1,13 +1,16 @@
-"""``opslab serve --workers 2``: every scrape of /metrics covers both workers."""
+"""``opslab serve --workers 2``: every scrape of /metrics covers both workers, and a reload reaches both."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
+from opslab.registry import champion_uri
+from opslab.serve.app import FOLLOW_SECONDS
 from opslab.serve.process import LabServer
 from serve_support import ensure_champion, sample_records
 
@@ -64,3 +67,35 @@ def test_every_scrape_sees_every_worker(tmp_path):
             assert values[("opslab_drift_window_records", ())] == min(rounds * len(records), 500)
         drift = [{labels: v for (name, labels), v in s.items() if name == "opslab_feature_psi"} for s in scrapes]
         assert len(drift[0]) == 12 and all(d == drift[0] for d in drift)
+
+
+def answers_by_pid(metrics_dir, endpoint: str) -> dict[str, float]:
+    """How many requests to ``endpoint`` each worker (pid) has answered so far."""
+    counts: dict[str, float] = {}
+    for path in metrics_dir.glob("counter_*.db"):
+        pid = path.stem.split("_")[1]
+        for key, value, *_ in MmapedDict.read_all_values_from_file(str(path)):
+            if f'"endpoint": "{endpoint}"' in key and '"opslab_requests_total"' in key:
+                counts[pid] = counts.get(pid, 0) + value
+    return counts
+
+
+def test_a_reload_answered_by_one_worker_reaches_every_worker(tmp_path):
+    """/admin/reload reaches one worker (whichever accepts the connection); the others follow its choice."""
+    ensure_champion()
+    pinned = f"{champion_uri().split('@')[0]}/1"  # the champion by version: /model then shows no alias
+    with LabServer(data_dir=tmp_path, workers=2, admin_token="t0ken", timeout=300) as lab:
+        reloaded = httpx.post(f"{lab.url}/admin/reload", json={"model_uri": pinned},
+                              headers={"Authorization": "Bearer t0ken"}, timeout=60)
+        assert reloaded.status_code == 200, reloaded.text
+        time.sleep(3 * FOLLOW_SECONDS)  # the other worker looks about once a second
+        before = answers_by_pid(tmp_path / "metrics", "/model")
+        seen: set[str] = set()
+        for _ in range(40):  # new connections until both workers have answered (the kernel picks one)
+            served = {httpx.get(f"{lab.url}/model", timeout=30).json()["alias"] for _ in range(5)}
+            assert served == {None}, "a worker still serves the model by its alias after the reload to a version"
+            after = answers_by_pid(tmp_path / "metrics", "/model")
+            seen = {pid for pid, n in after.items() if n > before.get(pid, 0)}
+            if len(seen) == 2:
+                break
+        assert len(seen) == 2, "one worker answered every request: the test did not reach both"

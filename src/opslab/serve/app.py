@@ -22,7 +22,7 @@ from opslab.serve import responses as r
 from opslab.serve.docs import add_offline_docs
 from opslab.serve.drift import DriftMonitor, DriftSettings, input_problems
 from opslab.serve.metrics import MetricsMiddleware, ServerMetrics
-from opslab.serve.model_store import LoadedModel, ModelLoadError, ModelStore
+from opslab.serve.model_store import LoadedModel, ModelLoadError, ModelStore, SharedChoice
 from opslab.serve.prediction_log import PredictionLog, PredictionLogError, utc_now
 from opslab.serve.schema import (
     CustomerRecord,
@@ -32,6 +32,8 @@ from opslab.serve.schema import (
     read_json,
     validate,
 )
+
+FOLLOW_SECONDS = 1.0  # how often each worker looks whether another worker's /admin/reload chose a model
 
 
 def default_data_dir() -> Path:
@@ -108,14 +110,30 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     bearer = HTTPBearer(auto_error=False, description="OPSLAB_ADMIN_TOKEN")
 
+    choice = SharedChoice(metrics.path)  # what /admin/reload chose, for every worker of this server
+
+    async def load(uri: str) -> None:
+        try:
+            await run_in_threadpool(store.load_and_swap, uri)
+        except ModelLoadError as err:  # stay up: /ready says why, /admin/reload can fix it
+            print(f"opslab serve: no model in service: {err}", flush=True)
+
+    async def follow_reloads() -> None:
+        """Load what another worker's /admin/reload chose, within about a second."""
+        while True:
+            await asyncio.sleep(FOLLOW_SECONDS)
+            uri = choice.newer()
+            if uri is not None:
+                async with reload_lock:
+                    await load(uri)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.log = PredictionLog(Path(settings.data_dir) / "predictions.db", timeout=settings.log_timeout)
-        try:
-            await run_in_threadpool(store.load_and_swap, settings.model_uri)
-        except ModelLoadError as err:  # stay up: /ready says why, /admin/reload can fix it
-            print(f"opslab serve: no model in service: {err}", flush=True)
+        await load(choice.newer() or settings.model_uri)  # a worker started after a reload serves its model
+        follower = asyncio.create_task(follow_reloads())
         yield
+        follower.cancel()
         app.state.log.close()
         drift.close()
         metrics.close()
@@ -287,6 +305,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 model, previous = await run_in_threadpool(store.load_and_swap, uri)
             except ModelLoadError as err:
                 raise HTTPException(err.status, str(err)) from None
+            choice.publish(uri)  # the other workers load it too, within FOLLOW_SECONDS
         metrics.model_reloads.inc()
         return {
             "status": "reloaded",

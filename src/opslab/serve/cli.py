@@ -19,7 +19,8 @@ def configure(parser) -> None:
         "--workers",
         type=int,
         default=1,
-        help="worker processes (default 1); /metrics covers all of them, /admin/reload only the one that answers",
+        help="worker processes (default 1); /metrics covers all of them, and a model /admin/reload loads "
+        "is loaded by every worker within a second",
     )
     parser.add_argument(
         "--data-dir",

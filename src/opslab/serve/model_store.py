@@ -187,3 +187,50 @@ class ModelStore:
                 raise
             previous, self.current, self.error = self.current, model, None
             return model, previous
+
+
+class SharedChoice:
+    """Which model the workers of one server serve: a file in the folder they share (the server's
+    metrics folder, emptied before any worker starts), so that a reload one worker answers becomes
+    every worker's. :meth:`publish` is called by the worker that reloaded; every worker calls
+    :meth:`newer` about once a second and loads what it returns; a worker that (re)starts after a
+    reload serves the published model, not the one the server was started with."""
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / "model-in-service.json"
+        self.generation = 0  # the last choice this worker follows
+        self._stamp = None  # the file's (mtime, size) when last read: a stat per poll, a read per change
+
+    def publish(self, uri: str) -> None:
+        import fcntl
+
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two workers reloading at once get distinct generations
+            current = self._read()
+            self.generation = (current[0] if current else 0) + 1
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"generation": self.generation, "uri": uri}))
+            os.replace(tmp, self.path)  # readers see the old choice or the new, never half of one
+
+    def newer(self) -> str | None:
+        """The published URI if it is newer than what this worker follows (then it follows it), else None."""
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return None
+        stamp = (info.st_mtime_ns, info.st_size)
+        if stamp == self._stamp:
+            return None
+        self._stamp = stamp
+        current = self._read()
+        if current is None or current[0] <= self.generation:
+            return None
+        self.generation = current[0]
+        return current[1]
+
+    def _read(self) -> tuple[int, str] | None:
+        try:
+            data = json.loads(self.path.read_text())
+            return int(data["generation"]), str(data["uri"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
