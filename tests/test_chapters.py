@@ -1,4 +1,4 @@
-"""The chapters of Modules 1-3 open with prerequisites, objectives and a time estimate, end with further
+"""The chapters of Modules 1-3 and the capstone open with prerequisites, objectives and a time estimate, end with further
 reading, and show figures that exist; every committed screenshot is shown somewhere."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from conftest import REPO
 
-CHAPTERS = sorted(p for module in ("m1", "m2", "m3") for p in (REPO / "book" / module).glob("*.md"))
+CHAPTERS = sorted(p for module in ("m1", "m2", "m3", "capstone") for p in (REPO / "book" / module).glob("*.md"))
 FIGURE = re.compile(r"^```\{figure\}\s+(\S+)", re.MULTILINE)
 
 

@@ -1,6 +1,6 @@
-"""Labs 5.2, 5.3 and 5.4 run to the end in the lab's home and leave no Prometheus, Alertmanager, webhook
-receiver or lab server behind. Lab 5.4 keeps state from run to run (its registry versions and aliases)
-and runs twice in a row; labs 5.2 and 5.3 delete their folders as they start, so a second run would
+"""Labs 5.2, 5.3, 5.4 and the capstone run to the end in the lab's home and leave no Prometheus,
+Alertmanager, webhook receiver or lab server behind. Lab 5.4 and the capstone keep state from run to run
+(their registry versions and aliases) and run twice in a row; labs 5.2 and 5.3 delete their folders as they start, so a second run would
 repeat the first (their grading, in test_grade_labs_m5.py, is a run of its own)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO
 from notebook_support import run_in_one_home
 
-RUNS = {"m5_prometheus": 1, "m5_alerts": 1, "m5_feedback_loop": 2}
+RUNS = {"m5_prometheus": 1, "m5_alerts": 1, "m5_feedback_loop": 2, "m6_capstone": 2}
 
 
 @pytest.mark.notebooks
