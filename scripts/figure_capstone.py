@@ -17,7 +17,8 @@ BOXES = [  # (x, y, title, detail, section of the notebook)
     (0.37, 0.24, "Prometheus", "scrapes PSI per feature,\nCapstoneFeatureDrift", "Exercise 4"),
     (0.65, 0.24, "Alertmanager", "groups, routes,\nresolved notices", "section 5"),
     (0.93, 0.24, "webhook", "records every\nnotification", "section 5"),
-    (0.09, 0.24, "release gate", "judge on new labels,\nmove @champion, reload", "Exercise 5"),
+    (0.09, 0.24, "release gate", "judge on new labels,\nmove @champion, reload", "Exercise 6"),
+    (0.93, 0.78, "CI workflow", "act: train + behavioural\ntests on every push", "Exercise 5"),
 ]
 ARROWS = [  # (from box, to box, label)
     (0, 1, "loads\n@champion"),
