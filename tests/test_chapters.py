@@ -1,5 +1,5 @@
-"""The chapters of Modules 1-3 and the capstone open with prerequisites, objectives and a time estimate, end with further
-reading, and show figures that exist; every committed screenshot is shown somewhere."""
+"""The chapters of Modules 1-3 and the capstone open with prerequisites, objectives and a time estimate,
+end with further reading, and show figures that exist; every committed screenshot is shown somewhere."""
 
 from __future__ import annotations
 

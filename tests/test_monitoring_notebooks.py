@@ -1,7 +1,8 @@
 """Labs 5.2, 5.3, 5.4 and the capstone run to the end in the lab's home and leave no Prometheus,
-Alertmanager, webhook receiver or lab server behind. Lab 5.4 and the capstone keep state from run to run
-(their registry versions and aliases) and run twice in a row; labs 5.2 and 5.3 delete their folders as they start, so a second run would
-repeat the first (their grading, in test_grade_labs_m5.py, is a run of its own)."""
+Alertmanager, webhook receiver or lab server behind. Lab 5.4 and the capstone keep state from run to
+run (their registry versions and aliases) and run twice in a row; labs 5.2 and 5.3 delete their
+folders as they start, so a second run would repeat the first (their grading, in
+test_grade_labs_m5.py, is a run of its own)."""
 
 from __future__ import annotations
 
