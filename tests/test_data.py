@@ -66,6 +66,17 @@ def test_concept_drift_changes_labels_not_features():
     assert loyal(after) > loyal(before) + 0.2
 
 
+def test_campaign_brings_new_young_monthly_customers_from_onset_under_the_same_ground_truth():
+    t = data.make_traffic(days=6, scenario="campaign", n_per_day=1000, onset=3)
+    before, after = t[t.day < 3], t[t.day >= 3]
+    assert before["tenure_months"].mean() > 2 * after["tenure_months"].mean()
+    assert before["age"].mean() > after["age"].mean() + 6
+    assert (after["contract"] == "monthly").mean() > (before["contract"] == "monthly").mean() + 0.2
+    # the world's rules are unchanged: the labels still follow the ground truth's probabilities
+    p = 1 / (1 + np.exp(-data.churn_logit(after)))
+    assert abs(after[data.TARGET].mean() - p.mean()) < 0.02
+
+
 def test_quality_incidents_break_the_contract():
     days = [data.production_day(d, "quality", n=300, onset=1) for d in range(5)]
     assert list(days[0].columns) == ["day"] + data.FEATURES + [data.TARGET]  # before onset: clean

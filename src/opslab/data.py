@@ -29,6 +29,11 @@ it, and it matters once prices drift upwards.
 In the ``concept`` scenario the relation itself changes: a competitor targets loyal customers, so
 tenure stops protecting (its weight becomes +0.03), long contracts no longer hold customers,
 support tickets stop mattering, and price sensitivity triples.
+
+The ``campaign`` scenario is the capstone's: from ``onset`` a marketing campaign brings in a wave of
+new customers, younger, on monthly contracts and introductory prices, who have barely used the
+product yet. The population moves (tenure, age, contract, charges, sessions); the ground truth
+does not, so the model meets customers it rarely saw in training.
 """
 
 from __future__ import annotations
@@ -73,7 +78,7 @@ GROUND_TRUTH = {
     "plan": {"basic": 0.3, "standard": 0.0, "premium": -0.2},
 }
 
-SCENARIOS = ("none", "gradual", "sudden", "concept", "quality")
+SCENARIOS = ("none", "gradual", "sudden", "concept", "quality", "campaign")
 
 # What each numeric feature can possibly be (not what is plausible): the lab server refuses values
 # outside these ranges (422), and nothing inside them can overflow the model's arithmetic or the
@@ -187,6 +192,8 @@ def _scenario_shift(scenario: str, day: int, onset: int, days: int) -> tuple[dic
         return {"charges": 30.0, "south_mix": 0.4, "premium_mix": 0.15, "tickets": 1.0}, 0.0
     if scenario == "concept" and day >= onset:
         return {}, min((day - onset + 1) / 5, 1.0)
+    if scenario == "campaign" and day >= onset:
+        return {"tenure_scale": -0.75, "age": -9.0, "monthly_mix": 0.3, "charges": -12.0, "sessions": -1.0}, 0.0
     return {}, 0.0
 
 
@@ -211,7 +218,7 @@ def _quality_incident(rng: np.random.Generator, df: pd.DataFrame, day: int, onse
 def production_day(day: int, scenario: str = "none", n: int = 500, seed: int = 0, onset: int = 10, days: int = 30):
     """One day of production traffic: features, the eventually known ``churned`` label, and ``day``.
 
-    ``onset`` is the day on which ``sudden``, ``concept`` and ``quality`` begin; ``gradual`` drifts
+    ``onset`` is the day on which ``sudden``, ``concept``, ``quality`` and ``campaign`` begin; ``gradual`` drifts
     linearly from day 0 to day ``days - 1``. Labels follow the ground truth of that day's world.
     """
     if scenario not in SCENARIOS:
@@ -232,7 +239,8 @@ def make_traffic(
     """``days`` days of production traffic under ``scenario`` (one of :data:`SCENARIOS`), one frame
     with a ``day`` column. Scenarios: ``none`` (the training world), ``gradual`` covariate drift,
     ``sudden`` shift on day ``onset``, ``concept`` drift (the label relation changes from ``onset``),
-    ``quality`` incidents from ``onset`` (nulls, outliers, a renamed and a missing column).
+    ``quality`` incidents from ``onset`` (nulls, outliers, a renamed and a missing column),
+    ``campaign`` a wave of new, young, monthly customers from ``onset`` (the capstone's scenario).
 
     Quality days can have different columns; the frame then holds the union (absent values NaN).
     """
