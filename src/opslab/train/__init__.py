@@ -157,3 +157,26 @@ def train_and_register(
         f"registered {name} version {version.version} as @{alias} (run {run.info.run_id})"
     )
     return client.get_model_version(name, version.version)
+
+
+def register_stand_in(labelled: pd.DataFrame, since_day: int, name: str = MODEL_NAME, alias: str = "challenger"):
+    """A stand-in for a lab exercise that is not written yet, so the lab's main road keeps working: the
+    default pipeline refit on the labelled rows from ``since_day`` on (the newest labelled day held
+    out), logged and registered as ``name@alias``. ``since_day`` is an oracle (the simulator knows when
+    the world changed); a real retraining pipeline has to choose its window. Returns
+    ``(model, train, holdout, version)``."""
+    import mlflow
+
+    from opslab.registry import ensure_experiment, use_course_registry
+
+    client = use_course_registry()
+    newest = labelled.day.max()
+    train = labelled[(labelled.day >= since_day) & (labelled.day < newest)]
+    holdout = labelled[labelled.day == newest]
+    model = build_pipeline(SETTINGS["C"], SETTINGS["max_iter"]).fit(train[FEATURES], train[TARGET])
+    with mlflow.start_run(experiment_id=ensure_experiment(client), run_name="stand-in challenger"):
+        info = mlflow.sklearn.log_model(model, name="model", input_example=train[FEATURES].head(3),
+                                        pip_requirements=PIP_REQUIREMENTS, pyfunc_predict_fn="predict_proba")
+    version = mlflow.register_model(info.model_uri, name).version
+    client.set_registered_model_alias(name, alias, version)
+    return model, train, holdout, version
