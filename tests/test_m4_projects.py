@@ -49,8 +49,9 @@ def clone(project, tmp_path) -> Path:
 def test_the_template_ships_every_file_as_package_data(tmp_path):
     repo = copy_project("churn_ci", tmp_path / "p")
     for name in ["params.yaml", "dvc.yaml", "Makefile", "Jenkinsfile", "MLproject", "requirements.txt", ".gitignore",
-                 ".github/workflows/train.yml", "ci/run.py", "ci/gate.py", "ci/promote.py", "src/extract.py",
-                 "src/prepare.py", "src/train.py", "src/evaluate.py", "tests/test_data.py", "tests/test_model.py"]:
+                 ".github/workflows/train.yml", "ci/run.py", "ci/gate.py", "ci/promote.py", "ci/promotion.py",
+                 "src/extract.py", "src/prepare.py", "src/train.py", "src/evaluate.py", "tests/test_data.py",
+                 "tests/test_model.py"]:
         assert (repo / name).is_file(), f"{name} is not shipped"
     for caller in ["Makefile", "Jenkinsfile", "MLproject", ".github/workflows/train.yml"]:
         assert "python ci/run.py" in (repo / caller).read_text(), f"{caller} does not call the one CI command"
@@ -118,6 +119,24 @@ def test_ci_command_fails_the_gate_on_a_degraded_change(clone):
     assert not (clone / "mlruns.db").exists() or "churn-ci" not in run(
         "python -c \"from mlflow import MlflowClient as C; c=C('sqlite:///mlruns.db', registry_uri='sqlite:///mlruns.db');"
         " print([m.name for m in c.search_registered_models()])\"", clone).stdout
+
+
+def test_promote_asks_the_promotion_gate_once_there_is_a_champion_and_moves_nothing_on_a_refusal(clone):
+    run("python ci/run.py && python ci/promote.py", clone)  # a fresh registry: the first champion, no gate
+    params = (clone / "params.yaml").read_text()
+    (clone / "params.yaml").write_text(params.replace("drop_features: []", "drop_features: [days_since_last_login]"))
+    assert "ci: the gate passed" in run("python ci/run.py", clone).stdout  # within the quality gate's margin
+    before = (clone / "champion.json").read_text()
+    result = run("python ci/promote.py", clone, check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "promote: refused: version 2 stays @challenger, version 1 stays @champion" in result.stderr
+    assert "below the champion's 0.7781" in result.stderr  # the shipped gate: AUC on the same holdout
+    assert (clone / "champion.json").read_text() == before
+
+
+def test_promote_names_a_missing_challenger(clone):
+    result = run("python ci/promote.py", clone, check=False)
+    assert result.returncode == 2 and "promote: no churn-ci@challenger" in result.stderr, result.stderr
 
 
 def test_ci_command_names_a_failing_test(clone):
