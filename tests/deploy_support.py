@@ -3,7 +3,6 @@ paths, and what an extra of opslab installs."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import tomllib
 
 from conftest import REPO
+from opslab.space import files
 
 DEPLOY = REPO / "deploy"
 DOCKERFILES = sorted((DEPLOY / "docker").glob("*.Dockerfile"))
@@ -26,36 +26,15 @@ def venv_tool(name: str) -> str:
 
 def instructions(dockerfile: Path) -> list[tuple[str, str]]:
     """The Dockerfile's instructions as ``(KEYWORD, arguments)``, continuation lines joined, comments dropped."""
-    found, pending = [], ""
-    for line in dockerfile.read_text().splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if stripped.endswith("\\"):
-            pending += stripped[:-1] + " "
-            continue
-        whole = pending + stripped
-        pending = ""
-        keyword, _, rest = whole.partition(" ")
-        found.append((keyword.upper(), " ".join(rest.split())))
-    assert not pending, f"{dockerfile.name} ends inside a continued line"
-    return found
+    return files.instructions(dockerfile.read_text())
 
 
 def exec_form(dockerfile: Path, keyword: str) -> list[str]:
     """The last ``keyword`` (CMD, or HEALTHCHECK's CMD) in exec (JSON) form, as the container runs it."""
-    matching = [rest for key, rest in instructions(dockerfile) if key == keyword]
-    assert matching, f"{dockerfile.name} has no {keyword}"
-    rest = matching[-1]
-    if keyword == "HEALTHCHECK":
-        options, sep, rest = rest.partition("CMD ")
-        assert sep, f"{dockerfile.name}: HEALTHCHECK has no CMD"
     try:
-        command = json.loads(rest)
-    except ValueError:
-        raise AssertionError(f"{dockerfile.name}: {keyword} is not in exec form (a JSON list): {rest}") from None
-    assert isinstance(command, list) and all(isinstance(a, str) for a in command), rest
-    return command
+        return files.exec_form(dockerfile.read_text(), keyword)
+    except ValueError as err:
+        raise AssertionError(f"{dockerfile.name}: {err}") from None
 
 
 def on_address(command: list[str], host: str, port: int) -> list[str]:

@@ -20,6 +20,7 @@ from conftest import REPO
 from deploy_support import WITHOUT_DISTRIBUTIONS, closure, exec_form, instructions, on_address, venv_tool
 from opslab.background import BackgroundServer, free_port, opslab_command
 from opslab.data import CATEGORICAL_FEATURES, EXAMPLE_RECORD, NUMERIC_FEATURES
+from opslab.space import files
 from opslab.space.build import EXTRA
 from serve_support import sample_records
 
@@ -29,8 +30,7 @@ BASE = re.compile(r"^python:3\.11\.\d+-slim-bookworm$")
 
 
 def metadata() -> dict:
-    _, front_matter, _ = (SPACE / "README.md").read_text().split("---", 2)
-    return yaml.safe_load(front_matter)
+    return files.front_matter((SPACE / "README.md").read_text())
 
 
 def cmd_port() -> int:
@@ -84,6 +84,24 @@ def test_cmd_and_healthcheck_agree_on_the_port():
     assert command[:3] == ["opslab", "space", "serve"]
     assert command[command.index("--host") + 1] == "0.0.0.0", "in a container the server must listen beyond loopback"
     assert f"http://127.0.0.1:{cmd_port()}/api/health" in " ".join(check)
+
+
+def test_the_space_files_reader_refuses_what_the_hub_or_docker_would_misread():
+    with pytest.raises(ValueError, match="starts with a line"):
+        files.front_matter("title: x\n---\n")
+    with pytest.raises(ValueError, match="never ends"):
+        files.front_matter("---\nsdk: docker\n")
+    assert files.front_matter("---\nsdk: docker\napp_port: 7860\n---\n# text\n---\n") == {
+        "sdk": "docker", "app_port": 7860}
+    with pytest.raises(ValueError, match="continued line"):
+        files.instructions("FROM python:3.11.14-slim-bookworm\nRUN true \\\n")
+    with pytest.raises(ValueError, match="exec form"):
+        files.exec_form("FROM x\nCMD opslab space serve\n", "CMD")
+    with pytest.raises(ValueError, match="no HEALTHCHECK"):
+        files.exec_form("FROM x\n", "HEALTHCHECK")
+    text = 'FROM x\nHEALTHCHECK --interval=5s \\\n  CMD ["python", "-c", "1"]\nCMD ["a"]\nCMD ["b", "c"]\n'
+    assert files.exec_form(text, "HEALTHCHECK") == ["python", "-c", "1"]
+    assert files.exec_form(text, "CMD") == ["b", "c"], "the last CMD is the one that runs"
 
 
 # ---- the entry point, run as a process ----
