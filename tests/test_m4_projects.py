@@ -94,18 +94,6 @@ def test_act_command_replaces_every_action_and_refuses_an_unknown_one(project, t
         act_command(other, tmp_path)
 
 
-def test_ci_command_passes_on_the_clean_template_and_registers_a_challenger(clone):
-    result = run("python ci/run.py", clone)
-    assert "ci: the gate passed" in result.stdout
-    summary = (clone / "reports/summary.md").read_text()
-    assert "Quality gate: passed" in summary and "champion (none yet)" in summary
-    from mlflow import MlflowClient
-
-    store = f"sqlite:///{clone / 'mlruns.db'}"
-    challenger = MlflowClient(store, registry_uri=store).get_model_version_by_alias("churn-ci", "challenger")
-    assert str(challenger.version) == "1"
-
-
 def test_ci_command_fails_the_gate_on_a_degraded_change(clone):
     champion = {"version": "1", "metrics": {"roc_auc": 0.7781, "log_loss": 0.3923}}
     (clone / "champion.json").write_text(json.dumps(champion))
@@ -121,8 +109,18 @@ def test_ci_command_fails_the_gate_on_a_degraded_change(clone):
         " print([m.name for m in c.search_registered_models()])\"", clone).stdout
 
 
-def test_promote_asks_the_promotion_gate_once_there_is_a_champion_and_moves_nothing_on_a_refusal(clone):
-    run("python ci/run.py && python ci/promote.py", clone)  # a fresh registry: the first champion, no gate
+def test_ci_command_registers_a_challenger_and_promote_gates_it_once_there_is_a_champion(clone):
+    result = run("python ci/run.py", clone)  # the clean template passes and registers a challenger
+    assert "ci: the gate passed" in result.stdout
+    summary = (clone / "reports/summary.md").read_text()
+    assert "Quality gate: passed" in summary and "champion (none yet)" in summary
+    from mlflow import MlflowClient
+
+    store = f"sqlite:///{clone / 'mlruns.db'}"
+    challenger = MlflowClient(store, registry_uri=store).get_model_version_by_alias("churn-ci", "challenger")
+    assert str(challenger.version) == "1"
+    run("python ci/promote.py", clone)  # a fresh registry: the first champion, no gate
+    # a change within the quality gate's margin is registered, and then refused by the promotion gate
     params = (clone / "params.yaml").read_text()
     (clone / "params.yaml").write_text(params.replace("drop_features: []", "drop_features: [days_since_last_login]"))
     assert "ci: the gate passed" in run("python ci/run.py", clone).stdout  # within the quality gate's margin
