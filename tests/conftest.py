@@ -35,10 +35,10 @@ def offline_lab_home(tmp_path_factory):
 # so starting these first lets the workers finish together instead of one running a long module alone
 # at the end. Only an order: a module missing here (or renamed) just runs after them.
 LONGEST_FIRST = [
-    "test_grade_labs_m5.py", "test_grade_labs_m4_cicd.py", "test_grade_labs_m2.py", "test_grade_labs_m6.py",
-    "test_grade_labs_m4.py", "test_grade_labs.py", "test_m4_projects.py", "test_grade.py", "test_space.py",
-    "test_demo.py", "test_monitoring_e2e.py", "test_deploy_docker.py", "test_bench_serving.py",
-    "test_demo_browser.py", "test_grade_shards.py",
+    "test_grade_labs_m4.py", "test_grade_labs_m5.py", "test_grade_labs_m2.py", "test_m4_projects.py",
+    "test_grade_labs_m6.py", "test_grade_labs.py", "test_grade.py", "test_space.py", "test_demo.py",
+    "test_monitoring_e2e.py", "test_deploy_docker.py", "test_bench_serving.py", "test_demo_browser.py",
+    "test_grade_shards.py",
 ]
 
 
