@@ -281,6 +281,13 @@ def test_nothing_a_submission_started_outlives_its_grading(graded):
     assert not survivors, f"processes started by a submission still run: {survivors}"
 
 
+def test_the_gradebook_names_what_a_submission_left_running_and_nothing_for_one_that_left_nothing(graded):
+    rows = graded["rows"]
+    assert "left 1 process(es) running at its end" in rows["daemon"]["detail"], rows["daemon"]["detail"]
+    assert "opslab-test-daemon" in rows["daemon"]["detail"]
+    assert [name for name in ("full", "untouched", "partial", "raising") if "left" in rows[name]["detail"]] == []
+
+
 def test_feedback_explains_and_hides_the_hidden_tests(graded):
     feedback = graded["out"] / "feedback"
     page = (feedback / "untouched.html").read_text()
@@ -368,6 +375,25 @@ def test_a_rerun_gives_the_same_grades(graded, tmp_path):
         row = graded["rows"][grade.learner]
         assert (grade.status, grade.total) == (row["status"], int(row["total"]))
         assert [str(r.earned) for r in grade.results] == [row[q.id] for q in grader.questions]
+
+
+def test_a_notebook_graded_in_the_home_another_left_finds_what_that_run_wrote(graded, tmp_path):
+    first = all_solved(tiny_04="from pathlib import Path\nPath('marker.txt').write_text('first')\n" + solved(DOUBLE))
+    second = all_solved(tiny_04="from pathlib import Path\nseen = Path('marker.txt').exists()\n"
+                                "def double(x):\n    return 2 * x if seen else x\n")
+    for name, nb in (("first", first), ("second", second), ("fresh", second)):
+        (tmp_path / f"{name}.ipynb").write_text(nbformat.writes(nb))
+    grader = Grader(graded["root"] / "tiny.ipynb", LIMITS, probe_isolation(), workers=1, keep_workspaces=True)
+    try:
+        grades = [grader.grade("first", tmp_path / "first.ipynb"),
+                  grader.grade("second", tmp_path / "second.ipynb", home_of="first"),
+                  grader.grade("fresh", tmp_path / "second.ipynb"),
+                  grader.grade("nowhere", tmp_path / "second.ipynb", home_of="missing")]
+    finally:
+        grader.close()
+    assert [(g.status, g.total) for g in grades[:3]] == [("ok", 6), ("ok", 6), ("ok", 4)], [g.detail for g in grades]
+    assert grader.workspaces["second"] == grader.workspaces["first"] != grader.workspaces["fresh"]
+    assert grades[3].status == "error" and "no working folder of 'missing' was kept" in grades[3].detail
 
 
 def test_bad_arguments_are_named(tmp_path, capsys):

@@ -1,5 +1,6 @@
 """Module 2's labs graded from the non-editable install outside the repository (tests/grade_labs_support.py),
-and, since each keeps state (MLflow stores, W&B and TensorBoard runs), run again in the home it left."""
+and, since each keeps state (MLflow stores, W&B and TensorBoard runs), the solution graded in the home the
+learner version's run left, as a learner's second run would be."""
 
 from __future__ import annotations
 
@@ -11,6 +12,6 @@ from grade_labs_support import check_lab, outside  # noqa: F401  (fixture)
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize("solution", solutions_of("m2"), ids=lambda p: p.stem)
-def test_solution_runs_clean_reproduces_its_outputs_and_scores_full_marks_the_learner_version_zero_and_runs_again(
+def test_learner_version_scores_zero_then_the_solution_in_its_home_runs_clean_with_full_marks_and_its_outputs(
         solution, outside):  # noqa: F811
     check_lab(solution, outside, rerun=True)

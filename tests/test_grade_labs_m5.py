@@ -1,6 +1,7 @@
 """Module 5's labs graded from the non-editable install outside the repository (tests/grade_labs_support.py),
-each run again in the home it left (Lab 5.4 keeps its registry versions and aliases; the others start their
-servers afresh) and leaving no Prometheus, Alertmanager, webhook receiver or lab server behind."""
+each solution graded in the home its learner version's run left (Lab 5.4 keeps its registry versions and
+aliases; the others start their servers afresh), leaving no Prometheus, Alertmanager, webhook receiver or lab
+server running at its end."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from grade_labs_support import check_lab, outside  # noqa: F401  (fixture)
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize("solution", solutions_of("m5"), ids=lambda p: p.stem)
-def test_solution_runs_clean_reproduces_its_outputs_and_scores_full_marks_the_learner_version_zero_and_runs_again(
+def test_learner_version_scores_zero_then_the_solution_in_its_home_runs_clean_with_full_marks_and_its_outputs(
         solution, outside):  # noqa: F811
     lab = check_lab(solution, outside, rerun=True)
     if solution.stem == "m5_drift":

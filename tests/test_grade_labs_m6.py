@@ -1,6 +1,7 @@
 """Module 6's labs graded from the non-editable install outside the repository (tests/grade_labs_support.py);
-the capstone, which keeps state from run to run (its registry versions and aliases), then runs again in the
-home it left, where it must work and leave no Prometheus, Alertmanager or lab server behind."""
+the capstone keeps state from run to run (its registry versions and aliases), so its solution is graded in
+the home its learner version's run left, where it must work and leave no Prometheus, Alertmanager or lab
+server running at its end."""
 
 from __future__ import annotations
 

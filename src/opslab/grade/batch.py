@@ -73,9 +73,11 @@ class Grader:
         self.questions = questions_of(self.solution)
         self.limits, self.isolation, self.parameters = limits, isolation, parameters or {}
         # keep_workspaces: each submission's working folder (its HOME and OPSLAB_HOME, with what its code
-        # wrote) stays, at the same path, until close(): ``workspaces[learner]``, e.g. to run it again there
+        # wrote) stays, at the same path, until close(): ``workspaces[learner]``, e.g. to grade another
+        # notebook there (``grade(..., home_of=learner)``), as a learner who runs a lab again would
         self.keep_workspaces = keep_workspaces
         self.workspaces: dict[str, Path] = {}
+        self._kept: dict[str, Workspace] = {}
         self.scratch = Path(tempfile.mkdtemp(prefix="opslab-grade-", dir=scratch))
         self.scratch.chmod(0o711)
         # folders the kernels must not see even where a shown folder holds them: the solution's, the
@@ -107,15 +109,18 @@ class Grader:
             f"the solution of {self.lab} gets {grade.total}/{grade.maximum} (status {grade.status}) in the "
             f"grading sandbox, so learners would be graded wrongly. {where or missed or grade.detail}".strip())
 
-    def grade(self, learner: str, path: Path) -> Grade:
-        """Never raises: whatever the submission is, it gets a grade and a status."""
+    def grade(self, learner: str, path: Path, home_of: str | None = None) -> Grade:
+        """Never raises: whatever the submission is, it gets a grade and a status.
+
+        ``home_of``: run it in the working folder that learner's graded run left (kept with
+        ``keep_workspaces``), at the same path and as this slot's user, instead of a new one."""
         started = time.perf_counter()
         try:
-            return self._grade(learner, path, started)
+            return self._grade(learner, path, started, home_of)
         except Exception as err:  # a bug of ours must not cost the rest of the batch
             return self.failed(learner, "error", f"the grader failed: {type(err).__name__}: {err}", started)
 
-    def _grade(self, learner: str, path: Path, started: float) -> Grade:
+    def _grade(self, learner: str, path: Path, started: float, home_of: str | None = None) -> Grade:
         try:
             submission = read_submission(path)
             graded = graded_notebook(self.solution, submission, self.lab)
@@ -125,15 +130,22 @@ class Grader:
             return self.failed(learner, "wrong-lab", str(err), started)
         slot = self.slots.get()
         try:
-            return self._execute(learner, graded, slot, started)
+            return self._execute(learner, graded, slot, started, home_of)
         finally:
             self.slots.put(slot)
 
-    def _execute(self, learner: str, graded, slot: int, started: float) -> Grade:
+    def _execute(self, learner: str, graded, slot: int, started: float, home_of: str | None = None) -> Grade:
         uid = self.uids[slot][0]
         token = secrets.token_hex(4)
-        workspace = Workspace(self.scratch / f"{slot}-{token}", uid)
-        workspace.create()
+        if home_of is not None:
+            kept = self._kept.pop(home_of, None)
+            if kept is None:
+                raise ValueError(f"no working folder of {home_of!r} was kept (keep_workspaces) to run this in")
+            workspace = Workspace(kept.root, uid)
+            workspace.reuse()
+        else:
+            workspace = Workspace(self.scratch / f"{slot}-{token}", uid)
+            workspace.create()
         groups: list[str] = []
         try:
             if self.isolation.whole_memory:
@@ -162,12 +174,16 @@ class Grader:
             if scored.findings:
                 status = "suspicious"
                 detail = "; ".join(filter(None, [detail, "for manual review: " + "; ".join(scored.findings)]))
-            return Grade(learner, status, scored.results, time.perf_counter() - started, detail, executed)
+            left = answer.get("left", []) if answer else []
+            if left:
+                detail = "; ".join(filter(None, [detail, f"left {len(left)} process(es) running at its end, "
+                                                          f"stopped by the grader: {'; '.join(left)[:300]}"]))
+            return Grade(learner, status, scored.results, time.perf_counter() - started, detail, executed, left)
         finally:
             kill_user(uid)
             cgroup.remove(groups)
             if self.keep_workspaces:
-                self.workspaces[learner] = workspace.work
+                self.workspaces[learner], self._kept[learner] = workspace.work, workspace
             else:
                 workspace.remove()
 

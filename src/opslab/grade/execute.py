@@ -34,6 +34,13 @@ def _client_class():
         output_limit = 200 * 1024
         interrupt_grace = 10
         on_kill = None  # set by the executor: kills the kernel (and everything the submission started)
+        left: list | None = None  # set by the executor: what the notebook left running when its cells ended
+
+        def papermill_execute_cells(self):
+            super().papermill_execute_cells()
+            process = getattr(self.km.provisioner, "process", None)  # the launcher, which ends in the kernel
+            if process is not None and self.left is not None:
+                self.left.extend(left_running(process.pid))
 
         def output(self, outs, msg, display_id, cell_index):
             used = self._output_used.get(cell_index, 0)
@@ -85,7 +92,7 @@ def register_engine(client_class, final_path: Path, state: dict):
                                   startup_timeout=start_timeout, interrupt_on_timeout=True,
                                   raise_on_iopub_timeout=False, iopub_timeout=10, **kwargs)
             client._output_used, client.timed_out, client.replies = {}, state["timed_out"], state["replies"]
-            client.output_limit, client.on_kill = state["output_limit"], state["kill"]
+            client.output_limit, client.on_kill, client.left = state["output_limit"], state["kill"], state["left"]
             state["client"] = client
             try:
                 return client.execute()
@@ -107,7 +114,7 @@ def run(job: dict) -> dict:
     out, run_dir, uid = Path(job["out"]), Path(job["run"]), job["uid"]
     cell_timeout, notebook_timeout = job["cell_timeout"], job["notebook_timeout"]
     state = {"timed_out": [], "output_limit": job["output_kb"] * 1024, "deadline": False, "client": None,
-             "replies": {}}
+             "replies": {}, "left": []}
 
     def kill() -> None:
         if uid:
@@ -160,7 +167,42 @@ def run(job: dict) -> dict:
     elif state["timed_out"]:
         status = STATUS_TIMEOUT
         detail = f"a cell ran longer than {cell_timeout} s and was stopped. {detail}".strip()
-    return {"status": status, "detail": detail, "timed_out_cells": state["timed_out"]}
+    return {"status": status, "detail": detail, "timed_out_cells": state["timed_out"], "left": state["left"]}
+
+
+def left_running(launcher: int) -> list[str]:
+    """Command lines of what a notebook left running when its last cell ended: every live descendant of
+    the kernel's ``launcher`` except the kernel and its own ancestors (the jail, bubblewrap), from /proc.
+
+    A process the notebook started stays below the launcher, even in a session of its own or orphaned
+    (inside the sandbox, orphans go to its init, one of those ancestors). The grader kills it all
+    afterwards; a learner's machine would not, so the gradebook says what was left.
+    """
+    parents: dict[int, int] = {}
+    about: dict[int, tuple[str, list[str]]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            state, parent = text[text.rindex(")") + 2:].split()[:2]
+            argv = (stat.parent / "cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+        except (OSError, ValueError):
+            continue
+        parents[int(stat.parent.name)] = int(parent)
+        about[int(stat.parent.name)] = (state, argv)
+
+    def ancestors(pid: int) -> list[int]:
+        found = []
+        while pid in parents and pid not in found:
+            found.append(pid)
+            pid = parents[pid]
+        return found
+
+    below = {pid: ancestors(pid) for pid in parents if launcher in ancestors(pid)[1:]}
+    kernel_file = str(Path(__file__).with_name("kernel.py"))
+    kernels = [pid for pid in below if about[pid][1][1:2] == [kernel_file]]
+    keep = set(ancestors(min(kernels))) if kernels else set()  # the first started: a copy cannot hide behind it
+    return [" ".join(about[pid][1]) or f"pid {pid}" for pid in sorted(below)
+            if pid not in keep and about[pid][0] != "Z"]
 
 
 def kernel_log_tail(out: Path, lines: int = 3) -> str:

@@ -29,6 +29,7 @@ class Grade:
     seconds: float
     detail: str = ""
     executed: object = field(default=None, repr=False)  # the executed notebook, when there is one
+    left: list[str] = field(default_factory=list)  # what it left running when its last cell ended
 
     @property
     def total(self) -> int:

@@ -167,6 +167,19 @@ class Workspace:
             for folder in (self.work, self.ipython):
                 os.chown(folder, self.uid, self.uid)
 
+    def reuse(self) -> None:
+        """Make a kept workspace ready for another run: new ``run`` and ``out``, ``work`` as it was left,
+        handed to this workspace's user (another slot's user may have written it)."""
+        for folder in (self.run, self.out):
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            folder.chmod(0o700)
+        self.ipython.mkdir(exist_ok=True)
+        if self.uid and self.work.stat().st_uid != self.uid:
+            for folder, dirs, files in os.walk(self.work):
+                for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+                    os.chown(name, self.uid, self.uid, follow_symlinks=False)
+
     @property
     def ipython(self) -> Path:
         return self.work / ".ipython"
