@@ -379,7 +379,9 @@ def test_a_rerun_gives_the_same_grades(graded, tmp_path):
 
 def test_a_notebook_graded_in_the_home_another_left_finds_what_that_run_wrote(graded, tmp_path):
     first = all_solved(tiny_04="from pathlib import Path\nPath('marker.txt').write_text('first')\n" + solved(DOUBLE))
-    second = all_solved(tiny_04="from pathlib import Path\nseen = Path('marker.txt').exists()\n"
+    own_ipython = "get_ipython().ipython_dir == os.path.join(os.environ['HOME'], '.ipython')"  # a writable one
+    second = all_solved(tiny_04=f"import os\nfrom pathlib import Path\n"
+                                f"seen = Path('marker.txt').exists() and {own_ipython}\n"
                                 "def double(x):\n    return 2 * x if seen else x\n")
     for name, nb in (("first", first), ("second", second), ("fresh", second)):
         (tmp_path / f"{name}.ipynb").write_text(nbformat.writes(nb))

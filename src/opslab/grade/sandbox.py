@@ -174,11 +174,15 @@ class Workspace:
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
             folder.chmod(0o700)
+        if self.ipython.is_symlink() or self.ipython.is_file():  # the last run may have replaced it
+            self.ipython.unlink()
         self.ipython.mkdir(exist_ok=True)
         if self.uid and self.work.stat().st_uid != self.uid:
             for folder, dirs, files in os.walk(self.work):
                 for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
                     os.chown(name, self.uid, self.uid, follow_symlinks=False)
+        elif self.uid:
+            os.chown(self.ipython, self.uid, self.uid, follow_symlinks=False)
 
     @property
     def ipython(self) -> Path:
