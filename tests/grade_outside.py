@@ -34,9 +34,8 @@ def main(solution: Path, submissions: Path, out: Path, rerun: bool = False) -> N
     paths = {p.stem: p for p in sorted(submissions.glob("*.ipynb"))}
     try:
         if rerun:  # one after the other, the solution in the home the learner version left
-            grades = [grader.grade("untouched", paths.pop("untouched")), grader.grade("solution", paths.pop("solution"),
-                                                                                       home_of="untouched")]
-            grades += grade_all(grader, paths, 1, progress=False)
+            grades = [grader.grade("untouched", paths["untouched"]),
+                      grader.grade("solution", paths["solution"], home_of="untouched")]
             shutil.move(grader.workspaces["solution"], out / "home")  # same file system: a rename
         else:
             grades = grade_all(grader, paths, 2, progress=False)

@@ -197,7 +197,7 @@ def left_running(launcher: int) -> list[str]:
             pid = parents[pid]
         return found
 
-    below = {pid: ancestors(pid) for pid in parents if launcher in ancestors(pid)[1:]}
+    below = [pid for pid in parents if launcher in ancestors(pid)[1:]]
     kernel_file = str(Path(__file__).with_name("kernel.py"))
     kernels = [pid for pid in below if about[pid][1][1:2] == [kernel_file]]
     keep = set(ancestors(min(kernels))) if kernels else set()  # the first started: a copy cannot hide behind it

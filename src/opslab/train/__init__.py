@@ -141,17 +141,13 @@ def train_and_register(
         mlflow.log_params(SETTINGS)
         mlflow.log_metrics(metrics)
         mlflow.log_dict(importance, "feature_importance.json")
-        info = mlflow.sklearn.log_model(
+        info = log_model(
             model,
-            name="model",
+            X_train,
             signature=infer_signature(X_train.head(20), model.predict_proba(X_train.head(20))),
-            input_example=X_train.head(3),
-            pip_requirements=PIP_REQUIREMENTS,
-            pyfunc_predict_fn="predict_proba",
             metadata=metadata,
         )
-    version = mlflow.register_model(info.model_uri, name, tags={"opslab.fingerprint": fp})
-    client.set_registered_model_alias(name, alias, version.version)
+    version = register(client, info.model_uri, name, alias, tags={"opslab.fingerprint": fp})
     say(
         f"trained in {time.perf_counter() - started:.1f} s: AUC {metrics['roc_auc']:.3f}; "
         f"registered {name} version {version.version} as @{alias} (run {run.info.run_id})"
@@ -175,8 +171,23 @@ def register_stand_in(labelled: pd.DataFrame, since_day: int, name: str = MODEL_
     holdout = labelled[labelled.day == newest]
     model = build_pipeline(SETTINGS["C"], SETTINGS["max_iter"]).fit(train[FEATURES], train[TARGET])
     with mlflow.start_run(experiment_id=ensure_experiment(client), run_name="stand-in challenger"):
-        info = mlflow.sklearn.log_model(model, name="model", input_example=train[FEATURES].head(3),
-                                        pip_requirements=PIP_REQUIREMENTS, pyfunc_predict_fn="predict_proba")
-    version = mlflow.register_model(info.model_uri, name).version
-    client.set_registered_model_alias(name, alias, version)
-    return model, train, holdout, version
+        info = log_model(model, train[FEATURES])
+    return model, train, holdout, register(client, info.model_uri, name, alias).version
+
+
+def log_model(model, X: pd.DataFrame, **extra):
+    """Log a churn pipeline to the active run as the course does: ``model/``, an input example from
+    ``X``, the course's pins, and ``predict_proba`` as its pyfunc prediction."""
+    import mlflow
+
+    return mlflow.sklearn.log_model(model, name="model", input_example=X.head(3), pip_requirements=PIP_REQUIREMENTS,
+                                    pyfunc_predict_fn="predict_proba", **extra)
+
+
+def register(client, model_uri: str, name: str, alias: str, tags: dict | None = None):
+    """Register ``model_uri`` as a new version of ``name`` and point ``@alias`` at it; returns the version."""
+    import mlflow
+
+    version = mlflow.register_model(model_uri, name, tags=tags)
+    client.set_registered_model_alias(name, alias, version.version)
+    return version
