@@ -42,7 +42,7 @@ from record_outputs import is_checked
 from conftest import REPO
 from opslab.assign import render
 from opslab.assign.markers import has_solution
-from opslab.assign.questions import PARAMETERS, RAISES, is_graded, question_of, tags
+from opslab.assign.questions import PARAMETERS, RAISES, form_problems, is_graded, is_judge, question_of, tags
 
 SANITIZE = get_sanitize_patterns((REPO / "tests" / "sanitize.cfg").read_text())
 NOT_COMPARED = {"image/png", "image/jpeg", "application/vnd.jupyter.widget-view+json"}  # nbval's defaults
@@ -193,6 +193,12 @@ def check_lab(solution: Path, outside: OutsideInstall, rerun: bool = False) -> P
     assert Path(report["opslab"]).parent == outside.purelib / "opslab", "graded with the clone's opslab"
     source = nbformat.read(solution, as_version=4)
     full, untouched = report["grades"]["solution"], report["grades"]["untouched"]
+    assert form_problems(source) == [], "every question in the judge's form (CONTRIBUTING.md)"
+    # the judge cells, which decide every point, never ran in (or reached) a learner's kernel
+    judges = [cell.source for cell in source.cells if is_judge(cell)]
+    for name, nb in executed.items():
+        text = nbformat.writes(nb)
+        assert not [j for j in judges if j.strip() in text], f"a judge cell reached {name}'s notebook"
 
     # the solution: every cell ran without error, in the sandbox, from the non-editable install
     errors = errors_in(executed["solution"]) if "solution" in executed else ["no executed notebook"]

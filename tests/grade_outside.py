@@ -8,8 +8,10 @@ It writes OUT/report.json (where opslab came from, each grade) and OUT/<learner>
 
 With ``--rerun`` the learner version (``untouched``) is graded first, and the solution then in the home
 that run left behind (same path, same user), as a learner who runs the lab, fills in the exercises and
-runs it again would: OUT/home holds the home afterwards, for the test to inspect. Otherwise every
-submission is graded in a fresh home, two at a time.
+runs it again would: OUT/home holds the home afterwards, for the test to inspect. Otherwise both are
+graded in a fresh home each, at the same time. Either way the solution's answers are the judge's
+reference (as ``opslab grade``'s first run of the solution is), and the learner version is judged
+against them once they are there.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
 import nbformat
 
 import opslab
-from opslab.grade.batch import Grader, grade_all
+from opslab.grade.batch import Grader
 from opslab.grade.sandbox import Limits, probe_isolation
 
 
@@ -35,10 +38,17 @@ def main(solution: Path, submissions: Path, out: Path, rerun: bool = False) -> N
     try:
         if rerun:  # one after the other, the solution in the home the learner version left
             grades = [grader.grade("untouched", paths["untouched"]),
-                      grader.grade("solution", paths["solution"], home_of="untouched")]
+                      grader.grade("solution", paths["solution"], home_of="untouched", reference=True)]
             shutil.move(grader.workspaces["solution"], out / "home")  # same file system: a rename
         else:
-            grades = grade_all(grader, paths, 2, progress=False)
+            with ThreadPoolExecutor(2) as pool:
+                runs = [pool.submit(grader.grade, "solution", paths["solution"], reference=True),
+                        pool.submit(grader.grade, "untouched", paths["untouched"])]
+                grades = [run.result() for run in runs]
+        grades = grader.judge_pending(grades)
+        for grade in grades:  # what crossed to the judge, for the test to check it is plain data
+            if grade.answers is not None:
+                shutil.copytree(grade.answers, out / f"{grade.learner}.answers")
     finally:
         grader.close()
     report = {"opslab": opslab.__file__, "python": sys.executable, "isolation": isolation.describe(),

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CHECK = "check"  # a public check cell: kept for learners, re-taken from the solution when grading
-HIDDEN = "hidden-test"  # a hidden test cell: never reaches labs/, inserted by the grader
+ANSWER = "answer"  # what the judge asks of the learner's code: run in the learner's kernel when grading
+JUDGE = "judge"  # decides the question's points in the judge process; never in any kernel
+# Neither reaches labs/ (opslab.grade.answers and opslab.grade.judge say how each runs).
 PARAMETERS = "parameters"  # papermill's parameters cell
 RAISES = "raises-exception"  # the cell may raise; execution (book, opslab run, grader) goes on
 REMOVE = "remove-cell"  # the book hides the cell
@@ -29,14 +31,23 @@ def question_of(cell) -> dict | None:
 
 
 def is_graded(cell) -> bool:
-    """A check or hidden-test cell: its source always comes from the solution."""
+    """A check, answer or judge cell: its source always comes from the solution."""
     return cell.get("cell_type") == "code" and (
-        CHECK in tags(cell) or HIDDEN in tags(cell) or question_of(cell) is not None
+        CHECK in tags(cell) or ANSWER in tags(cell) or JUDGE in tags(cell) or question_of(cell) is not None
     )
 
 
 def is_hidden(cell) -> bool:
-    return HIDDEN in tags(cell)
+    """An answer or judge cell: the grader's, never in the learner's notebook."""
+    return ANSWER in tags(cell) or JUDGE in tags(cell)
+
+
+def is_answer(cell) -> bool:
+    return ANSWER in tags(cell)
+
+
+def is_judge(cell) -> bool:
+    return JUDGE in tags(cell)
 
 
 @dataclass(frozen=True)
@@ -48,8 +59,8 @@ class Question:
 def questions(nb) -> list[Question]:
     """The graded questions of a solution notebook, in order of first appearance.
 
-    A question is worth the points of its check cell(s) and hidden test cell(s) together: every
-    graded cell with that id must pass for the points (a question passes only when all its cells do).
+    A question is decided by its judge cell alone, on what its answer cell sent (one of each per
+    question); its check cells give the learner feedback while working and decide nothing.
     Points are stated once per question; the largest stated value is used.
     """
     points: dict[str, int] = {}
@@ -59,3 +70,36 @@ def questions(nb) -> list[Question]:
             continue
         points[meta["question"]] = max(points.get(meta["question"], 0), int(meta.get("points", 1)))
     return [Question(q, p) for q, p in points.items()]
+
+
+def judge_cells(nb) -> dict[str, str]:
+    """question id -> the source of its judge cell."""
+    return {question_of(c)["question"]: c.source for c in nb.cells if is_judge(c) and question_of(c)}
+
+
+def form_problems(nb) -> list[str]:
+    """What keeps a solution notebook from the judge's form: every question has one answer cell and one
+    judge cell, the answer before the judge, and no answer cell holds an expectation (an ``assert``)."""
+    import ast
+
+    problems = []
+    for q in questions(nb):
+        answers = [c for c in nb.cells if is_answer(c) and (question_of(c) or {}).get("question") == q.id]
+        judges = [c for c in nb.cells if is_judge(c) and (question_of(c) or {}).get("question") == q.id]
+        if len(answers) != 1 or len(judges) != 1:
+            problems.append(f"{q.id}: {len(answers)} answer cell(s) and {len(judges)} judge cell(s), not one of each")
+            continue
+        try:
+            tree = ast.parse(answers[0].source)
+        except SyntaxError as err:
+            problems.append(f"{q.id}: its answer cell does not parse ({err})")
+            continue
+        if any(isinstance(node, ast.Assert) for node in ast.walk(tree)):
+            problems.append(f"{q.id}: its answer cell holds an assert (expectations belong in the judge cell)")
+        if not any(isinstance(node, ast.Name) and node.id == "ANSWER" and isinstance(node.ctx, ast.Store)
+                   for node in ast.walk(tree)):
+            problems.append(f"{q.id}: its answer cell never assigns ANSWER")
+    for cell in nb.cells:
+        if "hidden-test" in tags(cell):
+            problems.append(f"cell {cell.get('id')}: a hidden-test cell (the old form): write an answer and a judge cell")
+    return problems

@@ -1,10 +1,14 @@
-"""Grade many submissions at once: a new sandboxed kernel per submission, one executor per worker."""
+"""Grade many submissions at once: each runs in a new sandboxed kernel (one executor per worker), then the
+judge, a process of its own, decides its points from the plain data its answer cells wrote.
+
+The lab's own solution is run first (:meth:`Grader.self_check`): its answers are the *reference* every
+judge cell may compare with, and it must get full marks against them."""
 
 from __future__ import annotations
 
-import json
 import queue
 import secrets
+import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -13,8 +17,9 @@ from pathlib import Path
 import nbformat
 from tqdm import tqdm
 
+from opslab.assign.questions import judge_cells
 from opslab.assign.questions import questions as questions_of
-from opslab.grade import cgroup
+from opslab.grade import cgroup, judge
 from opslab.grade.collect import UnreadableSubmission, read_submission
 from opslab.grade.compose import WrongLab, graded_notebook
 from opslab.grade.executor import ExecutorProcess
@@ -27,7 +32,6 @@ from opslab.grade.sandbox import (
     claim_uids,
     environment,
     kill_user,
-    write_guard_key,
     write_kernel_spec,
 )
 from opslab.grade.score import score
@@ -62,7 +66,7 @@ class Grader:
 
     def __init__(self, solution_path: Path, limits: Limits, isolation: Isolation, parameters: dict | None = None,
                  workers: int = 1, scratch: Path | None = None, hidden: tuple[Path, ...] = (),
-                 allow_weak: bool = False, keep_workspaces: bool = False):
+                 allow_weak: bool = False, keep_workspaces: bool = False, seed: int | None = None):
         if not isolation.complete and not allow_weak:
             raise IsolationError(f"the grading sandbox cannot be made here: {isolation.describe()}. Fix that, or "
                                  "pass --allow-weak-isolation to grade with weaker isolation (the summary and "
@@ -71,6 +75,13 @@ class Grader:
         self.solution = nbformat.read(solution_path, as_version=4)
         self.lab = solution_path.stem
         self.questions = questions_of(self.solution)
+        judges = judge_cells(self.solution)
+        self.judge_job = [{"id": q.id, "source": judges.get(q.id, "raise AssertionError('no judge cell')")}
+                          for q in self.questions]
+        # JUDGE_SEED: the inputs answer cells build for the judge, the same for the solution and every learner
+        # of this batch, and not known before it starts
+        self.seed = secrets.randbelow(2**31) if seed is None else seed
+        self.reference: Path | None = None  # the solution's answers, once self_check (or use_reference) ran
         self.limits, self.isolation, self.parameters = limits, isolation, parameters or {}
         # keep_workspaces: each submission's working folder (its HOME and OPSLAB_HOME, with what its code
         # wrote) stays, at the same path, until close(): ``workspaces[learner]``, e.g. to grade another
@@ -86,7 +97,10 @@ class Grader:
         repo = course_root(solution_path.resolve().parent)
         self.hidden = tuple(dict.fromkeys(p.resolve() for p in (solution_path.parent, *hidden, Path.home(),
                                                                   self.scratch, *([repo] if repo else []))))
-        self.uids = claim_uids(workers) if isolation.own_user else [(0, None)] * workers
+        claimed = claim_uids(2 * workers) if isolation.own_user else [(0, None)] * (2 * workers)
+        # per slot, a user for the submission's kernel and one for its judge: no learner's process can
+        # reach the judge (and judges of two slots cannot stop each other)
+        self.uids, self.judge_uids = claimed[:workers], claimed[workers:]
         self.slots: queue.Queue[int] = queue.Queue()
         self.executors = {slot: ExecutorProcess(self.scratch / f"executor-{slot}.log") for slot in range(workers)}
         for slot in range(workers):
@@ -94,47 +108,55 @@ class Grader:
 
     def failed(self, learner: str, status: str, detail: str, started: float) -> Grade:
         """A submission that did not run: every question earns 0, with ``detail`` as the reason."""
-        results = score(nbformat.v4.new_notebook(), self.questions, {}, b"", detail).results
+        results = score(self.questions, {}, detail)
         return Grade(learner, status, results, time.perf_counter() - started, detail)
 
-    def self_check(self) -> Grade:
-        """Grade the lab's own solution in the sandbox first; raise SelfCheckFailed, naming the first
-        cell that failed and its error, unless it gets full marks with status ok."""
-        grade = self.grade("the lab's own solution", self.solution_path)
+    def self_check(self, home_of: str | None = None) -> Grade:
+        """Grade the lab's own solution in the sandbox first (``home_of``: in the home that learner's run
+        left): its answers become the reference. Raise SelfCheckFailed, naming the first cell that failed
+        and its error, or the question the judge refused, unless it gets full marks with status ok."""
+        grade = self.grade("the lab's own solution", self.solution_path, home_of=home_of, reference=True)
+        return self.require_full_marks(grade)
+
+    def require_full_marks(self, grade: Grade) -> Grade:
         if grade.status == "ok" and grade.total == grade.maximum:
             return grade
         where = first_error(grade.executed) if grade.executed is not None else ""
-        missed = next((f"{r.id}: {r.message}" for r in grade.results if not r.earned), "")
+        missed = next((f"{r.id}: {r.message} ({r.note})" for r in grade.results if not r.earned), "")
         raise SelfCheckFailed(
             f"the solution of {self.lab} gets {grade.total}/{grade.maximum} (status {grade.status}) in the "
             f"grading sandbox, so learners would be graded wrongly. {where or missed or grade.detail}".strip())
 
-    def grade(self, learner: str, path: Path, home_of: str | None = None) -> Grade:
+    def grade(self, learner: str, path: Path, home_of: str | None = None, reference: bool = False) -> Grade:
         """Never raises: whatever the submission is, it gets a grade and a status.
 
         ``home_of``: run it in the working folder that learner's graded run left (kept with
-        ``keep_workspaces``), at the same path and as this slot's user, instead of a new one."""
+        ``keep_workspaces``), at the same path and as this slot's user, instead of a new one.
+        ``reference``: this is the lab's own solution; its answers become the reference.
+        Before there is a reference, a grade is *pending*: :meth:`judge_pending` decides it later."""
         started = time.perf_counter()
         try:
-            return self._grade(learner, path, started, home_of)
+            return self._grade(learner, path, started, home_of, reference)
         except Exception as err:  # a bug of ours must not cost the rest of the batch
             return self.failed(learner, "error", f"the grader failed: {type(err).__name__}: {err}", started)
 
-    def _grade(self, learner: str, path: Path, started: float, home_of: str | None = None) -> Grade:
+    def _grade(self, learner: str, path: Path, started: float, home_of: str | None = None,
+               reference: bool = False) -> Grade:
         try:
             submission = read_submission(path)
-            graded = graded_notebook(self.solution, submission, self.lab)
+            graded = graded_notebook(self.solution, submission, self.lab, self.seed)
         except UnreadableSubmission as err:
             return self.failed(learner, "unreadable", str(err), started)
         except WrongLab as err:
             return self.failed(learner, "wrong-lab", str(err), started)
         slot = self.slots.get()
         try:
-            return self._execute(learner, graded, slot, started, home_of)
+            return self._execute(learner, graded, slot, started, home_of, reference)
         finally:
             self.slots.put(slot)
 
-    def _execute(self, learner: str, graded, slot: int, started: float, home_of: str | None = None) -> Grade:
+    def _execute(self, learner: str, graded, slot: int, started: float, home_of: str | None = None,
+                 reference: bool = False) -> Grade:
         uid = self.uids[slot][0]
         token = secrets.token_hex(4)
         if home_of is not None:
@@ -151,8 +173,6 @@ class Grader:
             if self.isolation.whole_memory:
                 groups = cgroup.create(f"{self.scratch.name}-{slot}-{token}", self.limits.memory_mb * 2**20,
                                        self.limits.processes)
-            key = secrets.token_bytes(32)
-            write_guard_key(workspace, key)
             (workspace.out / "graded.ipynb").write_text(nbformat.writes(graded))
             spec = write_kernel_spec(workspace, self.isolation, self.limits, self.hidden, tuple(groups))
             env = environment(workspace, spec)
@@ -169,16 +189,17 @@ class Grader:
             if executed is None:
                 return self.failed(learner, status if status != "ok" else "error",
                                    detail or "the grader produced no executed notebook", started)
-            scored = score(executed, self.questions, self._read_replies(workspace), key,
-                           WHY_NOT_RUN.get(status, detail))
-            if scored.findings:
-                status = "suspicious"
-                detail = "; ".join(filter(None, [detail, "for manual review: " + "; ".join(scored.findings)]))
             left = answer.get("left", []) if answer else []
             if left:
                 detail = "; ".join(filter(None, [detail, f"left {len(left)} process(es) running at its end, "
                                                           f"stopped by the grader: {'; '.join(left)[:300]}"]))
-            return Grade(learner, status, scored.results, time.perf_counter() - started, detail, executed, left)
+            kill_user(uid)  # nothing of the submission runs while its answers are copied and judged
+            answers = judge.copy_answers(workspace.answers, self.scratch / "answers" / f"{slot}-{token}")
+            if reference:
+                self.reference = answers
+            grade = Grade(learner, status, [], time.perf_counter() - started, detail, executed, left,
+                          answers=answers, why_not_run=WHY_NOT_RUN.get(status, detail), pending=True)
+            return self._judge(grade, slot) if self.reference is not None else grade
         finally:
             kill_user(uid)
             cgroup.remove(groups)
@@ -187,13 +208,31 @@ class Grader:
             else:
                 workspace.remove()
 
-    @staticmethod
-    def _read_replies(workspace: Workspace) -> dict:
+    def judge(self, grade: Grade) -> Grade:
+        """Decide ``grade``'s points with the judge process, against the solution's answers."""
+        slot = self.slots.get()
         try:
-            replies = json.loads((workspace.out / "replies.json").read_text())
-        except (OSError, ValueError):
-            return {}
-        return replies if isinstance(replies, dict) else {}
+            return self._judge(grade, slot)
+        finally:
+            self.slots.put(slot)
+
+    def _judge(self, grade: Grade, slot: int) -> Grade:
+        if self.reference is None:
+            raise RuntimeError("no reference yet: run self_check() (or grade the solution with reference=True) first")
+        uid = self.judge_uids[slot][0]
+        folder = Path(tempfile.mkdtemp(prefix="judge-", dir=self.scratch))
+        try:
+            verdicts = judge.ask(self.judge_job, grade.answers, self.reference, self.seed, folder,
+                                 uid=uid, memory_mb=self.limits.memory_mb)
+        finally:
+            kill_user(uid)
+            shutil.rmtree(folder, ignore_errors=True)
+        grade.results, grade.pending = score(self.questions, verdicts, grade.why_not_run), False
+        return grade
+
+    def judge_pending(self, grades: list[Grade]) -> list[Grade]:
+        """Judge the grades that were made before there was a reference."""
+        return [self.judge(g) if g.pending else g for g in grades]
 
     @staticmethod
     def _read_executed(workspace: Workspace):
@@ -207,11 +246,9 @@ class Grader:
         return None
 
     def close(self) -> None:
-        import shutil
-
         for executor in self.executors.values():
             executor.stop()
-        for _, lock in self.uids:
+        for _, lock in [*self.uids, *self.judge_uids]:
             if lock is not None:
                 lock.close()
         shutil.rmtree(self.scratch, ignore_errors=True)

@@ -31,7 +31,11 @@ def configure(parser) -> None:
     parser.add_argument("--shard", metavar="K/N", help="grade only shard K of N (every N-th learner); merge the "
                         "shards' --out folders with `opslab gradebook`")
     parser.add_argument("--no-self-check", action="store_true",
-                        help="skip grading the lab's own solution first (it must get full marks to go on)")
+                        help="go on even when the lab's own solution, graded first (its answers are the judge's "
+                             "reference), misses points")
+    parser.add_argument("--judge-seed", type=int, default=None,
+                        help="the JUDGE_SEED answer cells build the judge's inputs from (default: a new one per "
+                             "run; give every shard of a batch the same one)")
 
 
 def command(args) -> int:
@@ -51,13 +55,14 @@ def command(args) -> int:
     hidden = (Path(args.submissions), out)  # the grader adds the solutions, the course, its home
     try:
         grader = Grader(solution, limits, isolation, parameters, workers, hidden=hidden,
-                        allow_weak=args.allow_weak_isolation)
+                        allow_weak=args.allow_weak_isolation, seed=args.judge_seed)
     except IsolationError as err:
         print(f"opslab grade: {err}")
         return 2
     try:
+        reference = grader.grade("the lab's own solution", solution, reference=True)
         if not args.no_self_check:
-            grader.self_check()
+            grader.require_full_marks(reference)
         shutil.rmtree(out / "feedback", ignore_errors=True)  # only what an earlier grading wrote
         (out / "shard.json").unlink(missing_ok=True)
         (out / "feedback").mkdir(parents=True)

@@ -1,46 +1,44 @@
-"""The notebook that is graded: the learner's cells, with every check, hidden test and the
-parameters cell taken from the instructor's solution, and each graded cell made tamper-evident."""
+"""The notebook that is graded: the learner's cells, with the solution's check cells (feedback for the
+learner, deciding nothing), its answer cells (what the judge asks of the learner's code) and its
+parameters cell. The judge cells never enter it: they run in the judge process (opslab.grade.judge)."""
 
 from __future__ import annotations
+
+import textwrap
 
 import nbformat
 
 from opslab.assign.learner import learner_version
-from opslab.assign.questions import PARAMETERS, RAISES, is_graded, is_hidden, question_of, tags
-from opslab.grade.kernel import MARKER
+from opslab.assign.questions import PARAMETERS, RAISES, is_answer, is_graded, is_judge, question_of, tags
 
 GRADER_KEY = "opslab_grader"  # cell metadata the grader adds; learners' copies of it are ignored
-
-# Runs first in every graded cell: the check machinery comes fresh from disk (a learner's patch of
-# opslab.checks is dropped), and a helper function replaced by notebook code fails the check.
-PREAMBLE = """\
-import sys as _opslab_sys
-_opslab_sys.modules.pop("opslab.checks", None)
-from opslab.checks import CheckFailed, check
-for _opslab_name, _opslab_module in list(_opslab_sys.modules.items()):
-    if _opslab_name.split(".")[0] == "opslab" and _opslab_module is not None:
-        for _opslab_attr, _opslab_value in list(vars(_opslab_module).items()):
-            if callable(_opslab_value) and getattr(_opslab_value, "__module__", None) == "__main__":
-                raise CheckFailed(f"{_opslab_name}.{_opslab_attr} was replaced by notebook code")
-"""
 
 
 class WrongLab(ValueError):
     """The submission is a notebook of another lab (or shares no cell with this one)."""
 
 
-def graded_cell(cell, index: int):
-    """The solution's check or hidden test as the grader runs it: first the marker that makes the
-    grading kernel guard it (opslab.grade.kernel), then the preamble. No secret is in its source:
-    the kernel signs the cell's outcome, and the grader checks that signature (opslab.grade.score)."""
+def answer_source(question: str, source: str, seed: int) -> str:
+    """An answer cell as the learner's kernel runs it: in a function of its own (its names stay out of the
+    learner's namespace), ``JUDGE_SEED`` given, ``ANSWER`` saved as plain data by opslab.grade.answers."""
+    body = textwrap.indent(source.rstrip() or "pass", "    ")
+    return (f"from opslab.grade.answers import save as _opslab_save\n"
+            f"def _opslab_answer(JUDGE_SEED={int(seed)}):\n{body}\n    return ANSWER\n"
+            f"_opslab_save({question!r}, _opslab_answer)\n"
+            "del _opslab_answer, _opslab_save\n")
+
+
+def graded_cell(cell, index: int, seed: int):
+    """The solution's check or answer cell as the grader runs it (both may raise; neither decides a point)."""
     meta = question_of(cell) or {}
-    out = nbformat.v4.new_code_cell(
-        f"{MARKER}\n{PREAMBLE}{cell.source}",
-        metadata={"tags": [RAISES], GRADER_KEY: {
-            "question": meta.get("question"), "kind": "hidden" if is_hidden(cell) else "check",
-            "shown": f"# hidden test of {meta.get('question')} (not shown)" if is_hidden(cell) else cell.source,
-            "solution_cell": index}},
-    )
+    question = meta.get("question")
+    if is_answer(cell):
+        source, kind, shown = (answer_source(question, cell.source, seed), "answer",
+                               f"# the grader collected your answer to {question} here")
+    else:
+        source, kind, shown = cell.source, "check", cell.source
+    out = nbformat.v4.new_code_cell(source, metadata={"tags": [RAISES], GRADER_KEY: {
+        "question": question, "kind": kind, "shown": shown, "solution_cell": index}})
     out.id = f"graded-{index}"
     return out
 
@@ -71,12 +69,14 @@ def _learner_cell(cell):
     return new
 
 
-def graded_notebook(solution, submission, lab_name: str):
-    """Merge ``submission`` into the solution's grading skeleton; raises WrongLab when unrelated."""
+def graded_notebook(solution, submission, lab_name: str, seed: int = 0):
+    """Merge ``submission`` into the solution's grading skeleton; raises WrongLab when unrelated.
+    ``seed``: the batch's JUDGE_SEED, from which answer cells make the inputs the judge chose."""
     claimed = (submission.metadata.get("opslab") or {}).get("lab") if isinstance(submission.metadata, dict) else None
     if claimed and claimed != lab_name:
         raise WrongLab(f"this is a notebook of lab {claimed!r}, not {lab_name!r}")
-    owned = [(i, c) for i, c in enumerate(solution.cells) if is_graded(c) or PARAMETERS in tags(c)]
+    owned = [(i, c) for i, c in enumerate(solution.cells)
+             if (is_graded(c) and not is_judge(c)) or PARAMETERS in tags(c)]
     owned_ids = {c.get("id") for _, c in owned}
     by_id, by_source = _anchors(solution, lab_name)
     cells, same_text, pending = [], 0, list(owned)
@@ -89,7 +89,7 @@ def graded_notebook(solution, submission, lab_name: str):
                 parameters.id = f"parameters-{index}"
                 cells.append(parameters)
             else:
-                cells.append(graded_cell(cell, index))
+                cells.append(graded_cell(cell, index, seed))
 
     for cell in submission.cells:
         if cell.get("cell_type") not in ("code", "markdown", "raw"):

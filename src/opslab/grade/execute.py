@@ -55,15 +55,6 @@ def _client_class():
             self._output_used[cell_index] = used + size
             return super().output(outs, msg, display_id, cell_index)
 
-        async def _check_raise_for_error(self, cell, cell_index, exec_reply):
-            """Keep each graded cell's reply (its status and the kernel's signature), out of the kernel's reach."""
-            if exec_reply is not None and "opslab_grader" in cell.get("metadata", {}):
-                content = exec_reply.get("content", {})
-                self.replies[cell.get("id")] = {"msg_id": exec_reply.get("parent_header", {}).get("msg_id", ""),
-                                                "status": content.get("status", ""),
-                                                "guard": content.get("opslab_guard")}
-            return await super()._check_raise_for_error(cell, cell_index, exec_reply)
-
         async def _async_handle_timeout(self, timeout, cell=None):
             self.timed_out.append(self.nb.cells.index(cell) if cell in self.nb.cells else -1)
             if cell is not None:
@@ -91,14 +82,13 @@ def register_engine(client_class, final_path: Path, state: dict):
             client = client_class(nb_man, kernel_name=kernel_name, timeout=execution_timeout,
                                   startup_timeout=start_timeout, interrupt_on_timeout=True,
                                   raise_on_iopub_timeout=False, iopub_timeout=10, **kwargs)
-            client._output_used, client.timed_out, client.replies = {}, state["timed_out"], state["replies"]
+            client._output_used, client.timed_out = {}, state["timed_out"]
             client.output_limit, client.on_kill, client.left = state["output_limit"], state["kill"], state["left"]
             state["client"] = client
             try:
                 return client.execute()
             finally:  # whatever happened, keep what ran (papermill rewrites its own copy on errors)
                 final_path.write_text(nbformat.writes(nb_man.nb))
-                final_path.with_name("replies.json").write_text(json.dumps(state["replies"]))
 
     papermill_engines.register("opslab-grading", GradingEngine)
 
@@ -114,7 +104,7 @@ def run(job: dict) -> dict:
     out, run_dir, uid = Path(job["out"]), Path(job["run"]), job["uid"]
     cell_timeout, notebook_timeout = job["cell_timeout"], job["notebook_timeout"]
     state = {"timed_out": [], "output_limit": job["output_kb"] * 1024, "deadline": False, "client": None,
-             "replies": {}, "left": []}
+             "left": []}
 
     def kill() -> None:
         if uid:
@@ -198,8 +188,7 @@ def left_running(launcher: int) -> list[str]:
         return found
 
     below = [pid for pid in parents if launcher in ancestors(pid)[1:]]
-    kernel_file = str(Path(__file__).with_name("kernel.py"))
-    kernels = [pid for pid in below if about[pid][1][1:2] == [kernel_file]]
+    kernels = [pid for pid in below if about[pid][1][1:3] == ["-m", "ipykernel_launcher"]]
     keep = set(ancestors(min(kernels))) if kernels else set()  # the first started: a copy cannot hide behind it
     return [" ".join(about[pid][1]) or f"pid {pid}" for pid in sorted(below)
             if pid not in keep and about[pid][0] != "Z"]

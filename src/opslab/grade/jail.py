@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("kernel", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     kernel = args.kernel[1:] if args.kernel[:1] == ["--"] else args.kernel
+    # In the sandbox's PID namespace the kernel's parent is the namespace's init, which ipykernel's parent
+    # poller would take for a dead parent. The sandbox ends the kernel with its parent instead.
+    os.environ.pop("JPY_PARENT_PID", None)
     root = os.geteuid() == 0
     if root and args.cgroup:
         join_cgroups(args.cgroup)

@@ -30,6 +30,9 @@ class Grade:
     detail: str = ""
     executed: object = field(default=None, repr=False)  # the executed notebook, when there is one
     left: list[str] = field(default_factory=list)  # what it left running when its last cell ended
+    answers: Path | None = field(default=None, repr=False)  # the grader's copy of what its answer cells wrote
+    why_not_run: str = ""  # the verdict of questions its run never reached (timeout, crash)
+    pending: bool = False  # run, but not judged yet (no reference when it ran)
 
     @property
     def total(self) -> int:
@@ -53,20 +56,16 @@ def write_csv(grades: list[Grade], questions: list[Question], path: Path, isolat
 
 
 def learner_copy(executed):
-    """The executed notebook as the learner may see it: grader plumbing removed, and of each hidden
-    test neither the code nor any output (whatever the submission made it print), only its verdict."""
+    """The executed notebook as the learner may see it: grader plumbing removed; of each answer cell
+    only a line saying the grader collected the answer there (the verdicts are in the table above)."""
     nb = nbformat.from_dict(executed)
     for cell in nb.cells:
         meta = cell.get("metadata", {}).pop(GRADER_KEY, None)
-        if meta and meta.get("kind") == "hidden":
-            failed = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
-            verdict = (f"hidden test failed: {failed.get('ename')}: {failed.get('evalue')}"
-                       if failed and failed.get("ename") in ("CheckFailed", "AssertionError") else
-                       f"hidden test failed: {failed.get('ename')}" if failed else "hidden test: see the table above")
-            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=verdict + "\n")]
+        if meta and meta.get("kind") == "answer":
+            cell.outputs = []
         elif meta:
             for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":  # tracebacks would show grader code
+                if output.get("output_type") == "error":  # a traceback's frames are noise here
                     output["traceback"] = [f"{output.get('ename')}: {output.get('evalue')}"]
         if meta:
             cell.source = meta["shown"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opslab.env import OFFLINE_ENV
-from opslab.grade.kernel import KEY_ENV as GUARD_KEY_ENV
+from opslab.grade.answers import ANSWERS_ENV
 
 FIRST_UID = 61000  # submissions run as FIRST_UID + slot when the grader is root
 KERNEL_NAME = "opslab-grading"
@@ -154,6 +154,11 @@ class Workspace:
     def out(self) -> Path:
         return self.root / "out"
 
+    @property
+    def answers(self) -> Path:
+        """Where the answer cells write plain data for the judge (in ``run``: new for every run)."""
+        return self.run / "answers"
+
     def create(self) -> None:
         self.root.mkdir(parents=True)
         self.root.chmod(0o711)  # whatever the umask: the submission's user must reach work/ and run/
@@ -217,12 +222,15 @@ def jail_argv(workspace: Workspace, limits: Limits, strong: bool, hidden: tuple[
 
 def kernel_spec(workspace: Workspace, isolation: Isolation, limits: Limits,
                 hidden: tuple[Path, ...] = (), cgroups: tuple[str, ...] = ()) -> dict:
-    """A kernelspec whose kernel (opslab.grade.kernel, the guarded ipykernel) starts through the jail."""
+    """A kernelspec whose kernel (plain ipykernel: it decides nothing) starts through the jail."""
     jail = jail_argv(workspace, limits, isolation.sandbox, hidden, cgroups=cgroups)
-    kernel = [sys.executable, str(Path(__file__).with_name("kernel.py")), "-f", "{connection_file}"]
+    kernel = [*KERNEL_ARGV, "{connection_file}"]
     # interrupts as messages: a signal to bubblewrap would not reach the kernel inside it
     return {"argv": [*jail, *kernel], "display_name": "opslab grading", "language": "python",
             "interrupt_mode": "message"}
+
+
+KERNEL_ARGV = [sys.executable, "-m", "ipykernel_launcher", "-f"]
 
 
 def interpreter_paths() -> list[str]:
@@ -246,17 +254,6 @@ def write_kernel_spec(workspace: Workspace, isolation: Isolation, limits: Limits
     return workspace.out / "jupyter"
 
 
-def write_guard_key(workspace: Workspace, key: bytes) -> Path:
-    """The key the grading kernel signs graded cells with; the kernel reads it at start and deletes it."""
-    path = workspace.run / "guard.key"
-    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(handle, "wb") as f:
-        f.write(key)
-    if workspace.uid:
-        os.chown(path, workspace.uid, workspace.uid)
-    return path
-
-
 def environment(workspace: Workspace, jupyter_path: Path) -> dict[str, str]:
     """A small, explicit environment: nothing of the grader's own leaks to the learner's code."""
     keep = {k: os.environ[k] for k in ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "VIRTUAL_ENV") if k in os.environ}
@@ -277,7 +274,7 @@ def environment(workspace: Workspace, jupyter_path: Path) -> dict[str, str]:
         "JUPYTER_PLATFORM_DIRS": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-        GUARD_KEY_ENV: str(workspace.run / "guard.key"),
+        ANSWERS_ENV: str(workspace.answers),
     }
 
 
