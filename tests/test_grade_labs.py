@@ -36,7 +36,7 @@ def test_the_outside_install_is_non_editable_and_sees_nothing_of_the_clone(outsi
              and not Path(p).resolve().is_relative_to(course_venv)]
     assert not clone, path
     assert (outside.purelib / "opslab" / "grade" / "jail.py").is_file()
-    assert (outside.purelib / "opslab" / "grade" / "kernel.py").is_file()
+    assert (outside.purelib / "opslab" / "grade" / "judge.py").is_file()
 
 
 def test_a_lab_that_reaches_into_the_clone_works_in_it_and_fails_from_the_outside_install(outside):  # noqa: F811
