@@ -2,7 +2,9 @@
 
 The submissions are generated here from the tiny fixture lab (tests/fixtures/tiny.ipynb), graded
 in ONE batch (two at a time, as an instructor would), and each test reads its row.
-Questions of the tiny lab: tiny-double (2 points), tiny-mean (3), tiny-hello (1, hidden test only).
+Questions of the tiny lab: tiny-double (2 points), tiny-mean (3), tiny-hello (1, no public check).
+Each is decided by its judge cell in the judge process; a hostile case gets exactly the points its
+honest part earns, whatever it does to its own kernel.
 """
 
 from __future__ import annotations
@@ -116,18 +118,17 @@ def case_files(folder: Path, solution_copy: Path, host_port: int) -> dict[str, t
                                                    "sys.modules['opslab.checks'] = fake\n"
                                                    "def double(x):\n    return x"), "ok", 4)
     case("patches-helper", all_solved(tiny_08="import opslab.data\nopslab.data.make_customers = lambda *a, **k: 0\n"
-                                              + solved(MEAN)), "ok", 2)
+                                              + solved(MEAN)), "ok", 6)  # the judge uses none of the kernel's
     # the course's git history and its other copies are out of the sandbox's sight, not only solutions/
     git_show = (f"import subprocess\nshown = subprocess.run(['git', '-c', 'safe.directory=*', '-C', {str(REPO)!r}, "
                 "'show', 'HEAD:tests/fixtures/tiny.ipynb'], capture_output=True, text=True).stdout\n"
                 "def double(x):\n    return x if 'SECRET' in shown else 2 * x  # reading the solution costs points\n")
     case("git-show-solution", all_solved(tiny_04=git_show), "ok", 6)
-    # routes into the hidden tests: each is set aside while graded cells run (so they run as written
-    # and cannot be watched), or noted for manual review
-    rewrite = ("def gut(lines):\n    if lines and lines[0].startswith('# opslab-graded-cell'):\n"
-               "        return ['print(' + repr(''.join(lines)) + ')\\n']\n    return lines\n"
+    # routes that fooled the in-kernel grading of old: the kernel now decides nothing, so each earns
+    # exactly what its honest part earns (double(x) returning x earns nothing: 4 of 6)
+    rewrite = ("def gut(lines):\n    return ['pass\\n'] if lines and 'ANSWER' in ''.join(lines) else lines\n"
                "get_ipython().input_transformers_cleanup.append(gut)\ndef double(x):\n    return x\n")
-    case("input-transformer", all_solved(tiny_04=rewrite), "ok", 4)
+    case("input-transformer", all_solved(tiny_04=rewrite), "ok", 0)  # it blanked its own answers: none judged
     ast_gut = ("import ast\nclass Gut(ast.NodeTransformer):\n    def visit_Assert(self, node):\n"
                "        return ast.Pass()\nget_ipython().ast_transformers.append(Gut())\n"
                "get_ipython().ast_transformers = [Gut()]\ndef double(x):\n    return x\n")
@@ -140,16 +141,72 @@ def case_files(folder: Path, solution_copy: Path, host_port: int) -> dict[str, t
                                                         "lambda *a, **k: None)\ndef double(x):\n    return x"),
          "ok", 4)
     case("trace-function", all_solved(tiny_04="import sys\nsys.settrace(lambda *a: None)\n" + solved(DOUBLE)),
-         "suspicious", 6)
-    case("walks-gc", all_solved(tiny_04="import gc\nfound = len(gc.get_objects())\n" + solved(DOUBLE)),
-         "suspicious", 6)
-    case("asks-for-signature", all_solved(tiny_04="import sys\nsys.audit('opslab.grade.stamp', b'pass', [])\n"
-                                                  + solved(DOUBLE)), "suspicious", 6)
+         "ok", 6)
+    case("walks-gc", all_solved(tiny_04="import gc\nfound = len(gc.get_objects())\n" + solved(DOUBLE)), "ok", 6)
     lenient = ("kernel = get_ipython().kernel\nreal = kernel.do_execute\n"
                "async def lenient(code, *args, **kwargs):\n    reply = await real(code, *args, **kwargs)\n"
                "    reply['status'] = 'ok'\n    return reply\nkernel.do_execute = lenient\n"
                "def double(x):\n    return x\n")
-    case("patches-kernel", all_solved(tiny_04=lenient), "suspicious", 4)
+    case("patches-kernel", all_solved(tiny_04=lenient), "ok", 4)
+    # every route of issue 19: the result object, the session, the compiler, lying values, frames
+    always_ok = ("from IPython.core.interactiveshell import ExecutionResult\n"
+                 "ExecutionResult.success = property(lambda self: True)\n"
+                 "session = get_ipython().kernel.session\nsend = session.send\n"
+                 "def quiet(stream, msg_or_type, *a, **k):\n"
+                 "    if msg_or_type == 'error':\n        return None\n    return send(stream, msg_or_type, *a, **k)\n"
+                 "session.send = quiet\ndef double(x):\n    raise NotImplementedError\n")
+    case("always-success", all_solved(tiny_04=always_ok), "ok", 4)
+    swallow = ("import ast\nshell = get_ipython()\nreal_compile = shell.compile\n"
+               "class Swallow:\n    def __getattr__(self, name):\n        return getattr(real_compile, name)\n"
+               "    def ast_parse(self, source, *a, **k):\n        tree = real_compile.ast_parse(source, *a, **k)\n"
+               "        handler = ast.ExceptHandler(type=ast.Name('BaseException', ast.Load()), name=None, body=[ast.Pass()])\n"
+               "        tree.body = [ast.Try(body=[stmt], handlers=[handler], orelse=[], finalbody=[]) for stmt in tree.body]\n"
+               "        return ast.fix_missing_locations(tree)\n"
+               "    def __call__(self, *a, **k):\n        return real_compile(*a, **k)\n"
+               "shell.compile = Swallow()\ndef double(x):\n    raise NotImplementedError\n")
+    case("swallowing-compiler", all_solved(tiny_04=swallow), "ok", 4)
+    liar = ("class Anything:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
+            "def double(x):\n    return Anything()\n"
+            "import numpy as np\nnp.allclose = lambda *a, **k: True\n")
+    case("lying-values", all_solved(tiny_04=liar, tiny_11="class Hello(str):\n    def __contains__(self, x):\n"
+                                                           "        return True\n    def lower(self):\n"
+                                                           "        return 'hello'\ngreeting = Hello('bye')\n"), "ok", 3)
+    frames = ("import sys\ndef double(x):\n    frame = sys._getframe(1)\n    while frame is not None:\n"
+              "        for name in ('_expected', '_reference', 'expected', 'reference'):\n"
+              "            if name in frame.f_locals:\n                return frame.f_locals[name]\n"
+              "        frame = frame.f_back\n    return globals().get('_expected', x)\n")
+    case("reads-callers-frames", all_solved(tiny_04=frames), "ok", 4)
+    case("redefines-inputs", all_solved(tiny_08="N = 10\nmean = 5.5"), "ok", 3)  # the judge knows the N it set
+    fake_checks = ("import sys, types, contextlib, importlib.abc, importlib.machinery\n"
+                   "class Finder(importlib.abc.MetaPathFinder):\n"
+                   "    def find_spec(self, name, path, target=None):\n"
+                   "        if name == 'opslab.checks':\n"
+                   "            return importlib.machinery.ModuleSpec(name, self)\n"
+                   "    def create_module(self, spec):\n        fake = types.ModuleType(spec.name)\n"
+                   "        fake.check = lambda *a, **k: contextlib.suppress(BaseException)\n"
+                   "        fake.CheckFailed = AssertionError\n        return fake\n"
+                   "    def exec_module(self, module):\n        pass\n"
+                   "sys.modules.pop('opslab.checks', None)\nsys.meta_path.insert(0, Finder())\n")
+    fake_checks_lab = lab()
+    fake_checks_lab.cells.insert(3, nbformat.v4.new_code_cell(fake_checks))
+    case("fake-checks-meta-path", fake_checks_lab, "ok", 0)
+    history = ("print(chr(10).join(str(c) for c in In))\nprint(repr(Out))\n"
+               "import os\nfor root, _, files in os.walk('/'):\n"
+               "    if 'SECRET-' + 'HIDDEN-TEST' in ''.join(files):\n        print(root)\n")
+    leaky = all_solved()
+    leaky.cells.append(nbformat.v4.new_code_cell(history))
+    case("prints-history", leaky, "ok", 6)
+    # answers forged after the answer cells ran: a pickle the judge never loads, a link it never follows
+    forge = ("import json, os, pickle, numpy as np\nfolder = os.environ['OPSLAB_ANSWERS']\n"
+             "class Boom:\n    def __reduce__(self):\n        return (os.system, ('touch /tmp/opslab-judge-pwned',))\n"
+             "np.save(os.path.join(folder, 'tiny-hello.1.npy'), np.array([Boom()], dtype=object), allow_pickle=True)\n"
+             "json.dump({'question': 'tiny-hello', 'value': {'__npy__': 'tiny-hello.1.npy'}},"
+             " open(os.path.join(folder, 'tiny-hello.0.json'), 'w'))\n"
+             "os.remove(os.path.join(folder, 'tiny-mean.0.json'))\n"
+             f"os.symlink({str(solution_copy)!r}, os.path.join(folder, 'tiny-mean.0.json'))\n")
+    forged_answers = all_solved()
+    forged_answers.cells.append(nbformat.v4.new_code_cell(forge))
+    case("forged-answers", forged_answers, "ok", 2)
     # feedback pages are safe to open: every output type escaped or sanitized, nothing loads
     xss = ("from IPython.display import display\n"
            "display({'image/png': 'AAAA\" onerror=\"alert(1)', 'text/plain': 'x'}, raw=True)\n"
@@ -233,8 +290,10 @@ CASES = ["full", "untouched", "partial", "raising", "infinite-loop", "ignores-in
          "sys-exit", "os-exit", "own-ipython-folder", "memory-bomb", "megabytes", "writes-files", "daemon",
          "reads-solution", "network",
          "patches-check", "fakes-checks-module", "git-show-solution", "input-transformer", "ast-transformer",
-         "event-hooks", "custom-exception-handler", "trace-function", "walks-gc", "asks-for-signature",
-         "patches-kernel", "hostile-outputs", "writes-tmp",
+         "event-hooks", "custom-exception-handler", "trace-function", "walks-gc",
+         "patches-kernel", "always-success", "swallowing-compiler", "lying-values", "reads-callers-frames",
+         "redefines-inputs", "fake-checks-meta-path", "prints-history", "forged-answers", "hostile-outputs",
+         "writes-tmp",
          "patches-helper", "deleted-checks", "edited-checks", "forged-outputs", "another-lab", "unrelated",
          "old-format-no-ids", "duplicated-cells", "malformed-cell", "empty-file", "corrupt-json", "not-a-notebook"]
 
@@ -295,11 +354,13 @@ def test_feedback_explains_and_hides_the_hidden_tests(graded):
     assert '<a href="untouched.ipynb">' in page and (feedback / "untouched.ipynb").exists()
     for path in feedback.iterdir():
         text = path.read_text()
-        assert "SECRET-HIDDEN-TEST" not in text and "_opslab_sys" not in text, path.name  # nor grader code
+        assert "SECRET-HIDDEN-TEST" not in text, path.name  # the judge cell's marker
+        if not path.name.startswith("prints-history"):  # which printed the kernel's history on purpose
+            assert "_opslab_save" not in text, path.name  # answer cells show as one line, not as code
     assert "print(seen)" in (feedback / "event-hooks.html").read_text()  # that cell ran and printed what it saw
     assert (feedback / "megabytes.ipynb").stat().st_size < 1_000_000
     assert "was dropped" in (feedback / "megabytes.html").read_text()
-    assert "replaced by notebook code" in (feedback / "patches-helper.html").read_text()
+    assert "no answer: your code raised NotImplementedError" in page
 
 
 class PageParts(HTMLParser):
@@ -351,13 +412,21 @@ def test_each_submission_has_its_own_tmp(graded):
         assert not Path(folder, "opslab-test-leak").exists(), f"a submission wrote into the host's {folder}"
 
 
-def test_what_the_guard_noted_is_in_the_gradebook(graded):
-    rows = graded["rows"]
-    assert "trace or profile" in rows["trace-function"]["detail"] or "sys.settrace" in rows["trace-function"]["detail"]
-    assert "gc.get_objects" in rows["walks-gc"]["detail"]
-    assert "signature was asked for" in rows["asks-for-signature"]["detail"]
-    assert "GradingKernel methods: do_execute" in rows["patches-kernel"]["detail"]
-    assert rows["full"]["detail"] == "" and rows["event-hooks"]["detail"] == ""
+def test_the_judge_never_loads_a_forged_pickle_or_follows_a_link(graded):
+    assert not Path("/tmp/opslab-judge-pwned").exists()
+    rows = graded["rows"]["forged-answers"]
+    assert (rows["tiny-double"], rows["tiny-mean"], rows["tiny-hello"]) == ("2", "0", "0"), rows
+    page = (graded["out"] / "feedback" / "forged-answers.html").read_text()
+    assert "not plain data" in page and "did not get to this question" in page
+
+
+def test_no_judge_cell_reaches_any_feedback_even_through_the_kernels_history(graded):
+    judges = [c.source for c in nbformat.read(TINY, as_version=4).cells if "judge" in c.metadata.get("tags", [])]
+    assert judges
+    for path in (graded["out"] / "feedback").iterdir():
+        text = path.read_text()
+        assert not [j for j in judges if j in text], path.name
+    assert "ANSWER = greeting" in (graded["out"] / "feedback" / "prints-history.html").read_text()  # In was printed
 
 
 def test_a_rerun_gives_the_same_grades(graded, tmp_path):
@@ -368,6 +437,7 @@ def test_a_rerun_gives_the_same_grades(graded, tmp_path):
         shutil.copy(graded["root"] / "subs" / f"{name}.ipynb", subs / f"{name}.ipynb")
     grader = Grader(graded["root"] / "tiny.ipynb", LIMITS, probe_isolation(), workers=2)
     try:
+        grader.self_check()
         again = grade_all(grader, {n: subs / f"{n}.ipynb" for n in names}, workers=2, progress=False)
     finally:
         grader.close()
@@ -387,6 +457,7 @@ def test_a_notebook_graded_in_the_home_another_left_finds_what_that_run_wrote(gr
         (tmp_path / f"{name}.ipynb").write_text(nbformat.writes(nb))
     grader = Grader(graded["root"] / "tiny.ipynb", LIMITS, probe_isolation(), workers=1, keep_workspaces=True)
     try:
+        grader.self_check()
         grades = [grader.grade("first", tmp_path / "first.ipynb"),
                   grader.grade("second", tmp_path / "second.ipynb", home_of="first"),
                   grader.grade("fresh", tmp_path / "second.ipynb"),
@@ -418,6 +489,7 @@ def test_with_weak_isolation_accepted_limits_and_timeouts_still_hold(graded, tmp
         shutil.copy(graded["root"] / "subs" / f"{name}.ipynb", tmp_path / f"{name}.ipynb")
     grader = Grader(graded["root"] / "tiny.ipynb", LIMITS, weak, workers=2, allow_weak=True)
     try:
+        grader.self_check()
         grades = grade_all(grader, {n: tmp_path / f"{n}.ipynb" for n in names}, workers=2, progress=False)
     finally:
         grader.close()

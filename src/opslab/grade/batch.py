@@ -38,10 +38,9 @@ from opslab.grade.score import score
 
 STARTUP_SECONDS = 120  # beyond the notebook's own limit: interpreter, kernel start, writing results
 
-WHY_NOT_RUN = {
-    "ok": "this check did not run",
-    "timeout": "did not run: the notebook hit its time limit before this check",
-    "crashed": "did not run: the kernel died before this check",
+WHY_NOT_RUN = {  # a question the notebook never reached, by how its run ended (ok: the judge's own verdict)
+    "timeout": "did not run: the notebook hit its time limit before this question",
+    "crashed": "did not run: the kernel died before this question",
     "error": "did not run: the grader could not run the notebook",
 }
 
@@ -198,7 +197,7 @@ class Grader:
             if reference:
                 self.reference = answers
             grade = Grade(learner, status, [], time.perf_counter() - started, detail, executed, left,
-                          answers=answers, why_not_run=WHY_NOT_RUN.get(status, detail), pending=True)
+                          answers=answers, why_not_run=WHY_NOT_RUN.get(status, ""), pending=True)
             return self._judge(grade, slot) if self.reference is not None else grade
         finally:
             kill_user(uid)
