@@ -35,3 +35,16 @@ def test_only_determinism_checks_carry_outputs(path):
             assert cell.outputs, f"checked cell {cell.id} has no recorded output: run scripts/record_outputs.py"
         else:
             assert not cell.outputs, f"cell {cell.id} carries outputs: only nbval-check-output cells may"
+
+
+@pytest.mark.parametrize("path", [REPO / "tests" / "fixtures" / "tiny.ipynb", *SOLUTIONS], ids=lambda p: p.name)
+def test_every_question_is_decided_by_a_judge_cell_on_an_answer_cell(path):
+    """The judge's form (CONTRIBUTING.md): one answer and one judge cell per question, no expectation in an
+    answer cell, no old-style hidden test; points stated on the judge cell."""
+    from opslab.assign.questions import form_problems, is_judge, question_of
+
+    nb = nbformat.read(path, as_version=4)
+    assert form_problems(nb) == []
+    for cell in nb.cells:
+        if question_of(cell) and not is_judge(cell):
+            assert "points" not in question_of(cell), f"{cell.id}: state the points on the judge cell"
