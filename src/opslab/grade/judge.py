@@ -182,6 +182,40 @@ def shaped(value, kind) -> bool:
     return type(value) is kind
 
 
+def promql_agrees(pairs: list[tuple[str, str]], series: dict[str, str], at: str = "100s",
+                  interval: str = "1s", tolerance: float = 1e-6) -> bool:
+    """Every (learner's, reference) pair of PromQL expressions gives the same series, with the same labels
+    and values within ``tolerance``, on the ``series`` given in promtool's notation (name{labels} ->
+    '0+5x120'), at ``at``: decided by ``promtool test rules``, not by reading the expressions."""
+    import subprocess
+    import tempfile
+
+    import yaml
+
+    rules, tests = [], []
+    for k, (mine, want) in enumerate(pairs):
+        if type(mine) is not str or not mine.strip():
+            return False
+        rules += [{"record": f"judge:mine_{k}", "expr": mine}, {"record": f"judge:want_{k}", "expr": want}]
+        pair = f"(judge:mine_{k} - judge:want_{k})"
+        tests += [{"expr": f"count({pair}) == count(judge:want_{k}) and count(judge:mine_{k}) == count(judge:want_{k})",
+                   "eval_time": at, "exp_samples": [{"labels": "{}", "value": 1}]},
+                  {"expr": f"abs{pair} > {tolerance} * clamp_min(abs(judge:want_{k}), 1)", "eval_time": at,
+                   "exp_samples": []}]
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "rules.yml").write_text(yaml.safe_dump({"groups": [{"name": "judge", "rules": rules}]}))
+        Path(folder, "test.yml").write_text(yaml.safe_dump({
+            "rule_files": ["rules.yml"], "evaluation_interval": interval,
+            "tests": [{"interval": interval, "input_series": [{"series": n, "values": v} for n, v in series.items()],
+                       "promql_expr_test": tests}]}))
+        try:
+            done = subprocess.run(["promtool", "test", "rules", "test.yml"], cwd=folder, capture_output=True,
+                                  text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            return False
+    return done.returncode == 0
+
+
 def judge_cell(source: str, answer: Answer, reference: Answer, seed: int, name: str = "<judge>") -> tuple[str, str]:
     """(verdict for the learner, note for the instructor) of one question; verdict '' when it passes."""
     if not answer.present:
@@ -194,7 +228,7 @@ def judge_cell(source: str, answer: Answer, reference: Answer, seed: int, name: 
     import pandas as pd
 
     namespace = {"__name__": "opslab_judge", "answer": answer.value, "JUDGE_SEED": seed, "same": same,
-                 "shaped": shaped, "np": np, "pd": pd,
+                 "shaped": shaped, "promql_agrees": promql_agrees, "np": np, "pd": pd,
                  "reference": reference.value if reference.present and not reference.error else None}
     try:
         exec(compile(source, name, "exec"), namespace)  # noqa: S102 - the solution's own judge cell
