@@ -198,7 +198,9 @@ def promql_agrees(pairs: list[tuple[str, str]], series: dict[str, str], at: str 
             return False
         rules += [{"record": f"judge:mine_{k}", "expr": mine}, {"record": f"judge:want_{k}", "expr": want}]
         pair = f"(judge:mine_{k} - judge:want_{k})"
-        tests += [{"expr": f"count({pair}) == count(judge:want_{k}) and count(judge:mine_{k}) == count(judge:want_{k})",
+        same_series = (f"(count({pair}) == bool count(judge:want_{k}))"
+                       f" * (count(judge:mine_{k}) == bool count(judge:want_{k}))")
+        tests += [{"expr": same_series,
                    "eval_time": at, "exp_samples": [{"labels": "{}", "value": 1}]},
                   {"expr": f"abs{pair} > {tolerance} * clamp_min(abs(judge:want_{k}), 1)", "eval_time": at,
                    "exp_samples": []}]
@@ -232,10 +234,12 @@ def judge_cell(source: str, answer: Answer, reference: Answer, seed: int, name: 
                  "reference": reference.value if reference.present and not reference.error else None}
     try:
         exec(compile(source, name, "exec"), namespace)  # noqa: S102 - the solution's own judge cell
-    except AssertionError as err:
-        return NOT_ACCEPTED, f"AssertionError: {err}"[:500]
     except Exception as err:  # noqa: BLE001 - malformed answers make judge code raise: not accepted
-        return NOT_ACCEPTED, f"{type(err).__name__}: {err}"[:500]
+        import traceback
+
+        lines = [frame.lineno for frame in traceback.extract_tb(err.__traceback__) if frame.filename == name]
+        where = f"line {lines[-1]}: {source.splitlines()[lines[-1] - 1].strip()[:200]} " if lines else ""
+        return NOT_ACCEPTED, f"{where}({type(err).__name__}: {err})"[:600]
     return ACCEPTED, ""
 
 
