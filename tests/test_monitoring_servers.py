@@ -47,6 +47,23 @@ def post(url: str, body: bytes) -> int:
         return err.code
 
 
+def claims_a_huge_body(url: str) -> int:
+    """POST a request whose Content-Length says 100 MB (sending two bytes): the status it gets."""
+    import http.client
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.putrequest("POST", parts.path or "/")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(100 * 2**20))
+        connection.endheaders(b"{}")
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
 def gone(server) -> bool:
     return server.process is None
 
@@ -59,6 +76,41 @@ def test_prometheus_starts_answers_queries_and_stops_with_nothing_left(tmp_path)
         with pytest.raises(QueryError, match="parse error"):
             prom.query("sum(rate(x[5m])")
     assert group_members(pid) == [] and gone(prom)
+
+
+def test_prometheus_reloads_by_signal_and_offers_no_lifecycle_api(tmp_path):
+    """Nobody else on the host can stop or reload it through HTTP; its owner reloads it with SIGHUP."""
+    rules = tmp_path / "rules.yml"
+    rules.write_text("groups:\n  - name: t\n    rules:\n      - record: judge:one\n        expr: vector(1)\n")
+    with PrometheusServer(tmp_path / "prom", scrape_interval="1s") as prom:
+        assert post(f"{prom.url}/-/quit", b"") == 403 and post(f"{prom.url}/-/reload", b"") == 403
+        prom.use_rules(rules)  # SIGHUP, then waits for the new reload to be reported
+        assert prom.wait_for("judge:one", timeout=30)[0]["value"] == 1.0
+
+
+def test_an_answer_that_is_not_json_is_the_modules_own_error(tmp_path):
+    import http.server
+    import threading
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(502 if "query" in self.path else 200)
+            self.end_headers()
+            self.wfile.write(b"<html>bad gateway</html>")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    from opslab.monitoring.prometheus import query
+
+    try:
+        with pytest.raises(QueryError, match="HTTP 502: <html>bad gateway"):
+            query(f"http://127.0.0.1:{server.server_address[1]}", "up")
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_prometheus_with_a_broken_rule_file_does_not_start(tmp_path):
@@ -132,6 +184,7 @@ def test_the_webhook_records_what_it_receives_and_refuses_what_is_not_json(tmp_p
         assert post(receiver.url, json.dumps({"receiver": "r", "alerts": [
             {"status": "firing", "labels": {"alertname": "A"}}]}).encode()) == 200
         assert post(receiver.url, b"{oops") == 400
+        assert claims_a_huge_body(receiver.url) == 413  # refused from its header, before a byte is read
         assert [(a["alertname"], a["status"], a["receiver"]) for a in receiver.alerts()] == [("A", "firing", "r")]
         assert len((tmp_path / "hook" / "received.jsonl").read_text().splitlines()) == 1
     finally:

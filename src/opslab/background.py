@@ -7,6 +7,7 @@ Streamlit, `make serve`): :class:`BackgroundServer`, plus the port and process-g
 from __future__ import annotations
 
 import atexit
+import http.client
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -93,11 +95,41 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 
 def _answers(url: str) -> bool:
+    """Whether ``url`` answers 2xx now; any other answer, garbage or silence is a no."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return 200 <= response.status < 300
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError, ValueError):
         return False
+
+
+def listeners(port: int) -> set[int] | None:
+    """The processes that hold a listening TCP socket on ``port`` (any address), read from /proc (Linux);
+    None where that cannot be told (no /proc)."""
+    if not Path("/proc/net/tcp").exists():
+        return None
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            for fd in (entry / "fd").iterdir():
+                if os.readlink(fd) in inodes:
+                    found.add(int(entry.name))
+                    break
+        except OSError:
+            continue
+    return found
 
 
 class BackgroundServer:
@@ -164,10 +196,26 @@ class BackgroundServer:
                 self.stop()
                 raise ServerError(f"{self.name} ({' '.join(self.args)}) exited with code {code}:\n{self.output()}")
             if _answers(self.ready_url):
+                self._check_identity()
                 return self
             time.sleep(0.2)
         self.stop()
         raise TimeoutError(f"{self.ready_url} did not answer within {self.timeout:g} s:\n{self.output()}")
+
+    def _check_identity(self) -> None:
+        """The answer must come from this server's own process group, not from something else on the port
+        (a learner's own server, a leftover of another run): ServerError, never "ready", if it does not."""
+        port = urllib.parse.urlsplit(self.ready_url).port
+        holders = listeners(port) if port else None
+        if not holders:  # cannot be told here (no /proc), or the socket belongs to another user's namespace
+            return
+        ours = set(group_members(self.process.pid)) | {self.process.pid}
+        if holders & ours:
+            return
+        self.stop()
+        raise ServerError(f"{self.ready_url} answers, but not from {self.name} ({' '.join(self.args)}): another "
+                          f"process (pid {', '.join(map(str, sorted(holders)))}) listens on port {port}. Stop it, "
+                          f"or use another port")
 
     # How much of the end of the log is kept once the process is stopped and its log file closed.
     KEPT_OUTPUT_BYTES = 256 * 1024
@@ -199,24 +247,30 @@ class BackgroundServer:
             self.process.wait()
 
     def stop(self, grace: float = 10) -> None:
-        """SIGTERM to the process group; SIGKILL to whatever is left of it after ``grace`` seconds."""
+        """SIGTERM to the process group; SIGKILL to whatever is left of it after ``grace`` seconds.
+        Never raises (a process stuck in the kernel is left to it), and always closes the log."""
         if self.process is None:
             return
         atexit.unregister(self.stop)
         pgid = self.process.pid  # start_new_session made the process the leader of its own group
-        if self.process.poll() is None or group_members(pgid):
-            _signal_group(pgid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
-            deadline = time.monotonic() + grace
-            while group_members(pgid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if group_members(pgid):
-                _signal_group(pgid, signal.SIGKILL)
-            self.process.wait(timeout=grace)
-        self._close_log()
+        try:
+            if self.process.poll() is None or group_members(pgid):
+                _signal_group(pgid, signal.SIGTERM)
+                try:
+                    self.process.wait(timeout=grace)
+                except subprocess.TimeoutExpired:
+                    pass
+                deadline = time.monotonic() + grace
+                while group_members(pgid) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                if group_members(pgid):
+                    _signal_group(pgid, signal.SIGKILL)
+                try:
+                    self.process.wait(timeout=grace)
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            self._close_log()
 
     def __enter__(self) -> BackgroundServer:
         return self.start()

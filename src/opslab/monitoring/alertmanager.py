@@ -95,7 +95,11 @@ class AlertmanagerServer(PortServer):
         except urllib.error.HTTPError as err:
             raise ValueError(f"Alertmanager refused {method} /api/v2/{path}: {err.read().decode(errors='replace')}") \
                 from None
-        return json.loads(raw) if raw else None
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            raise ValueError(f"Alertmanager answered {method} /api/v2/{path} with something that is not JSON: "
+                             f"{raw[:200].decode(errors='replace')}") from None
 
     def alerts(self) -> list[dict]:
         """The alerts Alertmanager holds now, each with ``status.state`` (active, suppressed) and

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from opslab.background import PortServer
+from opslab.background import PortServer, ServerError
 from opslab.monitoring.binaries import binary
 from opslab.monitoring.rules import check_rules
 
@@ -85,7 +86,8 @@ class PrometheusServer(PortServer):
             f"--storage.tsdb.path={self.folder / 'data'}",
             f"--storage.tsdb.retention.time={self.retention}",
             f"--web.listen-address={self.host}:{self.port}",
-            "--web.enable-lifecycle",  # POST /-/reload re-reads the config and rules
+            # no --web.enable-lifecycle: on a shared host (JupyterHub, Binder) any local user could stop it
+            # through /-/quit; reload() sends SIGHUP to its own child instead
         ], f"{self.url}/-/ready"
 
     def use_rules(self, *rule_files: str | Path) -> None:
@@ -97,13 +99,39 @@ class PrometheusServer(PortServer):
         self.config_path.write_text(json.dumps(self.config, indent=2))
         self.reload()
 
-    def reload(self) -> None:
-        """Re-read the config file and rule files (after editing them), as ``kill -HUP`` would."""
+    def reload(self, timeout: float = 30) -> None:
+        """Re-read the config file and rule files (after editing them): SIGHUP to the server, then wait until
+        it reports a successful reload newer than the last one (ServerError if it reports a failed one)."""
         if self.config["rule_files"]:
             check_rules(*self.config["rule_files"])
-        request = urllib.request.Request(f"{self.url}/-/reload", method="POST")
-        with urllib.request.urlopen(request, timeout=30):
-            pass
+        if self.process is None or self.process.poll() is not None:
+            raise ServerError(f"{self.name} is not running: start it before reloading")
+        before = self._reload_state()[1]
+        self.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ok, stamp = self._reload_state()
+            if stamp is not None and stamp != before:
+                if not ok:
+                    raise ServerError(f"{self.name} could not reload its configuration:\n{self.output()}")
+                return
+            time.sleep(0.1)
+        raise ServerError(f"{self.name} did not reload within {timeout:g} s:\n{self.output()}")
+
+    def _reload_state(self) -> tuple[bool, float | None]:
+        """(last reload successful, its timestamp) from the server's own /metrics."""
+        found = {}
+        try:
+            with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:
+                for line in response.read().decode(errors="replace").splitlines():
+                    name, _, value = line.partition(" ")
+                    if name in ("prometheus_config_last_reload_successful",
+                                "prometheus_config_last_reload_success_timestamp_seconds"):
+                        found[name] = float(value)
+        except (OSError, ValueError):
+            return False, None
+        return (found.get("prometheus_config_last_reload_successful") == 1,
+                found.get("prometheus_config_last_reload_success_timestamp_seconds"))
 
     def query(self, promql: str, at: float | None = None) -> list[dict]:
         return query(self.url, promql, at)
@@ -145,8 +173,14 @@ def _api(url: str, path: str, params: dict | None = None) -> dict:
         with urllib.request.urlopen(full, timeout=30) as response:
             body = json.load(response)
     except urllib.error.HTTPError as err:  # 400/422: a bad query; the body says what is wrong
-        body = json.loads(err.read() or b"{}")
+        raw = err.read()
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:  # a proxy's or a crashed server's page: say what came back
+            body = {"error": f"HTTP {err.code}: {raw[:200].decode(errors='replace')}"}
         raise QueryError(f"Prometheus refused {params or path}: {body.get('error', err)}") from None
+    except ValueError as err:  # a 200 whose body is not JSON: not a Prometheus answering
+        raise QueryError(f"Prometheus answered {path} with something that is not JSON ({err})") from None
     if body.get("status") != "success":
         raise QueryError(f"Prometheus refused {params or path}: {body.get('error')}")
     return body["data"]

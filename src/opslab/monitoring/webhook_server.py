@@ -13,6 +13,9 @@ import threading
 import time
 
 
+MAX_BODY = 1024 * 1024  # a notification of Alertmanager is a few kB; anything past this is refused (413)
+
+
 class Recorder(http.server.BaseHTTPRequestHandler):
     out = None  # the JSON-lines file, set by main
     lock = threading.Lock()
@@ -27,7 +30,13 @@ class Recorder(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_POST(self):  # noqa: N802 - http.server's name
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return self._answer(400, {"detail": "Content-Length is not a number"})
+        if length < 0 or length > MAX_BODY:
+            self.close_connection = True  # the body is not read: the connection cannot be reused
+            return self._answer(413, {"detail": f"the body is {length} bytes; at most {MAX_BODY} are accepted"})
         raw = self.rfile.read(length)
         try:
             body = json.loads(raw)
