@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from opslab.env import labs_home
@@ -79,3 +81,32 @@ def champion_exists(name: str = MODEL_NAME, alias: str = CHAMPION) -> bool:
         return True
     except MlflowException:
         return False
+
+
+_POINTED = threading.Lock()
+
+
+@contextmanager
+def mlflow_pointed_at(uri: str):
+    """MLflow's tracking and registry at ``uri`` for the ``with`` block only: afterwards both (and the
+    environment) are exactly as before, also "not set". Loading a model in a notebook or a server thus
+    never moves the process's own MLflow. One block at a time (MLflow's URIs are process-wide)."""
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
+
+    import mlflow
+
+    with _POINTED:
+        saved = (tracking._tracking_uri, registry._registry_uri,
+                 {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")})
+        try:
+            point_mlflow_at(uri)
+            yield
+        finally:
+            mlflow.set_tracking_uri(saved[0])
+            mlflow.set_registry_uri(saved[1])
+            for key, value in saved[2].items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value

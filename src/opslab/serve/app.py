@@ -22,7 +22,7 @@ from opslab.serve import responses as r
 from opslab.serve.docs import add_offline_docs
 from opslab.serve.drift import DriftMonitor, DriftSettings, input_problems
 from opslab.serve.metrics import MetricsMiddleware, ServerMetrics
-from opslab.serve.model_store import LoadedModel, ModelLoadError, ModelStore, SharedChoice
+from opslab.serve.model_store import Follower, LoadedModel, ModelLoadError, ModelStore, SharedChoice
 from opslab.serve.prediction_log import PredictionLog, PredictionLogError, utc_now
 from opslab.serve.schema import (
     CustomerRecord,
@@ -34,6 +34,7 @@ from opslab.serve.schema import (
 )
 
 FOLLOW_SECONDS = 1.0  # how often each worker looks whether another worker's /admin/reload chose a model
+RETRY_MAX_SECONDS = 30.0  # a worker whose load of that choice failed retries after 2, 4, 8 ... s, at most this
 
 
 def default_data_dir() -> Path:
@@ -112,28 +113,58 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     choice = SharedChoice(metrics.path)  # what /admin/reload chose, for every worker of this server
 
-    async def load(uri: str) -> None:
+    follower = Follower()  # what this worker has not yet managed to load of the shared choice, and why
+
+    async def load(uri: str) -> bool:
         try:
             await run_in_threadpool(store.load_and_swap, uri)
         except ModelLoadError as err:  # stay up: /ready says why, /admin/reload can fix it
             print(f"opslab serve: no model in service: {err}", flush=True)
+            follower.error = str(err)
+            return False
+        follower.error = None
+        return True
+
+    async def follow_once() -> None:
+        """Load what another worker's /admin/reload chose; a failed load is retried, with a growing wait."""
+        chosen = choice.newer()
+        if chosen is None:
+            follower.pending = None
+            return
+        generation, uri = chosen
+        follower.pending = uri
+        if time.monotonic() < follower.next_try:
+            return
+        async with reload_lock:
+            loaded = await load(uri)
+        if loaded:
+            choice.follow(generation)
+            follower.pending, follower.attempts, follower.next_try = None, 0, 0.0
+        else:
+            follower.attempts += 1
+            follower.next_try = time.monotonic() + min(RETRY_MAX_SECONDS, FOLLOW_SECONDS * 2**follower.attempts)
 
     async def follow_reloads() -> None:
-        """Load what another worker's /admin/reload chose, within about a second."""
+        """Every FOLLOW_SECONDS, follow the shared choice; nothing ends this loop but the server's end."""
         while True:
             await asyncio.sleep(FOLLOW_SECONDS)
-            uri = choice.newer()
-            if uri is not None:
-                async with reload_lock:
-                    await load(uri)
+            try:
+                await follow_once()
+            except Exception as err:  # noqa: BLE001 - logged, and the next round tries again
+                follower.error = f"{type(err).__name__}: {err}"
+                print(f"opslab serve: following the shared model choice failed: {follower.error}", flush=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.log = PredictionLog(Path(settings.data_dir) / "predictions.db", timeout=settings.log_timeout)
-        await load(choice.newer() or settings.model_uri)  # a worker started after a reload serves its model
-        follower = asyncio.create_task(follow_reloads())
+        chosen = choice.newer()  # a worker started after a reload serves its model
+        if chosen is not None and await load(chosen[1]):
+            choice.follow(chosen[0])
+        else:
+            await load(settings.model_uri)
+        task = asyncio.create_task(follow_reloads())
         yield
-        follower.cancel()
+        task.cancel()
         app.state.log.close()
         drift.close()
         metrics.close()
@@ -253,7 +284,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         model = store.current
         if model is None:
             return SafeJSONResponse({"status": "not ready", "detail": store.error or "still starting"}, 503)
-        return {"status": "ready", "model_name": model.name, "model_version": model.version}
+        return {"status": "ready", "model_name": model.name, "model_version": model.version, **follower.describe()}
 
     @app.get(
         "/model",
@@ -261,7 +292,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         responses=r.answers(r.ModelCard, e503="no model is loaded"),
     )
     async def model_card():
-        return model_in_service().describe()
+        return {**model_in_service().describe(), **follower.describe()}
 
     @app.get(
         "/metrics",
@@ -291,7 +322,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
         dependencies=[Depends(admin)],
         responses=r.answers(
             r.Reloaded,
-            **r.BODY_ERRORS,
+            **{**r.BODY_ERRORS, "e422": f"{r.BODY_ERRORS['e422']}; or the model there cannot be served (the "
+                                        "error says why; the model in service stays)"},
             e401="no bearer token",
             e403="a wrong token, or the server has no OPSLAB_ADMIN_TOKEN",
             e404="no model at that URI",
@@ -305,7 +337,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 model, previous = await run_in_threadpool(store.load_and_swap, uri)
             except ModelLoadError as err:
                 raise HTTPException(err.status, str(err)) from None
-            choice.publish(uri)  # the other workers load it too, within FOLLOW_SECONDS
+            # the other workers load it too, within FOLLOW_SECONDS (a file lock and a write: off the event loop)
+            await run_in_threadpool(choice.publish, uri)
         metrics.model_reloads.inc()
         return {
             "status": "reloaded",

@@ -102,13 +102,12 @@ def _from_registry(uri: str) -> LoadedModel:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from opslab.registry import point_mlflow_at, tracking_uri
+    from opslab.registry import mlflow_pointed_at, tracking_uri
 
     match = REGISTRY_URI.match(uri)
     if not match:
         raise ModelLoadError(f"{uri!r} is not models:/NAME@ALIAS or models:/NAME/VERSION")
     store = os.environ.get("MLFLOW_TRACKING_URI") or tracking_uri()
-    point_mlflow_at(store)
     name, alias = match["name"], match["alias"]
     try:
         client = MlflowClient(store, registry_uri=store)
@@ -119,7 +118,8 @@ def _from_registry(uri: str) -> LoadedModel:
     except MlflowException as err:
         hint = " (run `opslab train` to create the course's champion)" if alias else ""
         raise ModelLoadError(f"no model {uri} in the registry at {store}{hint}: {err.message}", 404) from None
-    return _from_mlflow(f"models:/{name}/{version}", name, str(version), alias)
+    with mlflow_pointed_at(store):  # resolving models:/ needs the store; the process's MLflow stays as it was
+        return _from_mlflow(f"models:/{name}/{version}", name, str(version), alias)
 
 
 def _from_onnx(path: Path, uri: str) -> LoadedModel:
@@ -146,8 +146,17 @@ def _from_onnx(path: Path, uri: str) -> LoadedModel:
 
 def load_model(uri: str) -> LoadedModel:
     """Load the model at ``uri``: models:/NAME@ALIAS, models:/NAME/VERSION, an MLflow model folder
-    (with an MLmodel file) or a ``.onnx`` file. Raises :class:`ModelLoadError` saying what is wrong."""
-    uri = uri.strip()
+    (with an MLmodel file) or a ``.onnx`` file. Raises :class:`ModelLoadError` saying what is wrong,
+    whatever went wrong (a pipeline that expects other columns, a model that cannot be unpickled...)."""
+    try:
+        return _load(uri.strip())
+    except ModelLoadError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any failure to load is the model's, reported as such
+        raise ModelLoadError(f"cannot serve the model at {uri}: {type(err).__name__}: {err}", 422) from None
+
+
+def _load(uri: str) -> LoadedModel:
     if uri.startswith("models:/"):
         return _from_registry(uri)
     path = Path(uri.removeprefix("file://")).expanduser()
@@ -189,6 +198,19 @@ class ModelStore:
             return model, previous
 
 
+@dataclass
+class Follower:
+    """A worker's state in following the shared choice: what it has not managed to load yet, and why."""
+
+    pending: str | None = None
+    error: str | None = None
+    attempts: int = 0
+    next_try: float = 0.0
+
+    def describe(self) -> dict:
+        return {"pending_reload": self.pending, "reload_error": self.error}
+
+
 class SharedChoice:
     """Which model the workers of one server serve: a file in the folder they share (the server's
     metrics folder, emptied before any worker starts), so that a reload one worker answers becomes
@@ -200,6 +222,7 @@ class SharedChoice:
         self.path = Path(folder) / "model-in-service.json"
         self.generation = 0  # the last choice this worker follows
         self._stamp = None  # the file's (mtime, size) when last read: a stat per poll, a read per change
+        self._seen: tuple[int, str] | None = None  # what that read found
 
     def publish(self, uri: str) -> None:
         import fcntl
@@ -212,21 +235,27 @@ class SharedChoice:
             tmp.write_text(json.dumps({"generation": self.generation, "uri": uri}))
             os.replace(tmp, self.path)  # readers see the old choice or the new, never half of one
 
-    def newer(self) -> str | None:
-        """The published URI if it is newer than what this worker follows (then it follows it), else None."""
+    def newer(self) -> tuple[int, str] | None:
+        """(generation, URI) of the published choice if it is newer than what this worker follows, else
+        None. Nothing changes until :meth:`follow` says the worker serves it: a load that failed is
+        offered again at the next call."""
         try:
             info = self.path.stat()
         except FileNotFoundError:
             return None
         stamp = (info.st_mtime_ns, info.st_size)
-        if stamp == self._stamp:
+        if stamp == self._stamp and self._seen is not None and self._seen[0] <= self.generation:
             return None
         self._stamp = stamp
         current = self._read()
+        self._seen = current
         if current is None or current[0] <= self.generation:
             return None
-        self.generation = current[0]
-        return current[1]
+        return current
+
+    def follow(self, generation: int) -> None:
+        """This worker now serves the choice of ``generation``."""
+        self.generation = max(self.generation, generation)
 
     def _read(self) -> tuple[int, str] | None:
         try:

@@ -60,6 +60,8 @@ class Ready(BaseModel):
     status: Literal["ready"]
     model_name: str
     model_version: str
+    pending_reload: str | None = None  # a model another worker chose, which this one has not loaded yet
+    reload_error: str | None = None  # why this worker's last load failed (it retries)
 
 
 class NotReady(BaseModel):
@@ -77,6 +79,8 @@ class ModelCard(BaseModel):
     feature_importance: dict[str, float]
     predictor: str
     loaded_at: str
+    pending_reload: str | None = None  # a model another worker chose, which this one has not loaded yet
+    reload_error: str | None = None  # why this worker's last load failed (it retries)
 
 
 class LoggedPrediction(BaseModel):
