@@ -91,10 +91,9 @@ def mlflow_pointed_at(uri: str):
     """MLflow's tracking and registry at ``uri`` for the ``with`` block only: afterwards both (and the
     environment) are exactly as before, also "not set". Loading a model in a notebook or a server thus
     never moves the process's own MLflow. One block at a time (MLflow's URIs are process-wide)."""
+    import mlflow
     from mlflow.tracking._model_registry import utils as registry
     from mlflow.tracking._tracking_service import utils as tracking
-
-    import mlflow
 
     with _POINTED:
         saved = (tracking._tracking_uri, registry._registry_uri,

@@ -101,5 +101,6 @@ def form_problems(nb) -> list[str]:
             problems.append(f"{q.id}: its answer cell never assigns ANSWER")
     for cell in nb.cells:
         if "hidden-test" in tags(cell):
-            problems.append(f"cell {cell.get('id')}: a hidden-test cell (the old form): write an answer and a judge cell")
+            problems.append(f"cell {cell.get('id')}: a hidden-test cell (the old form): "
+                            "write an answer and a judge cell")
     return problems

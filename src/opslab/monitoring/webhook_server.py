@@ -12,7 +12,6 @@ import json
 import threading
 import time
 
-
 MAX_BODY = 1024 * 1024  # a notification of Alertmanager is a few kB; anything past this is refused (413)
 
 
