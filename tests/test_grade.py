@@ -159,8 +159,10 @@ def case_files(folder: Path, solution_copy: Path, host_port: int) -> dict[str, t
     swallow = ("import ast\nshell = get_ipython()\nreal_compile = shell.compile\n"
                "class Swallow:\n    def __getattr__(self, name):\n        return getattr(real_compile, name)\n"
                "    def ast_parse(self, source, *a, **k):\n        tree = real_compile.ast_parse(source, *a, **k)\n"
-               "        handler = ast.ExceptHandler(type=ast.Name('BaseException', ast.Load()), name=None, body=[ast.Pass()])\n"
-               "        tree.body = [ast.Try(body=[stmt], handlers=[handler], orelse=[], finalbody=[]) for stmt in tree.body]\n"
+               "        handler = ast.ExceptHandler(type=ast.Name('BaseException', ast.Load()), name=None,\n"
+               "                                    body=[ast.Pass()])\n"
+               "        tree.body = [ast.Try(body=[stmt], handlers=[handler], orelse=[], finalbody=[])\n"
+               "                     for stmt in tree.body]\n"
                "        return ast.fix_missing_locations(tree)\n"
                "    def __call__(self, *a, **k):\n        return real_compile(*a, **k)\n"
                "shell.compile = Swallow()\ndef double(x):\n    raise NotImplementedError\n")
@@ -168,9 +170,9 @@ def case_files(folder: Path, solution_copy: Path, host_port: int) -> dict[str, t
     liar = ("class Anything:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
             "def double(x):\n    return Anything()\n"
             "import numpy as np\nnp.allclose = lambda *a, **k: True\n")
-    case("lying-values", all_solved(tiny_04=liar, tiny_11="class Hello(str):\n    def __contains__(self, x):\n"
-                                                           "        return True\n    def lower(self):\n"
-                                                           "        return 'hello'\ngreeting = Hello('bye')\n"), "ok", 3)
+    hello = ("class Hello(str):\n    def __contains__(self, x):\n        return True\n"
+             "    def lower(self):\n        return 'hello'\ngreeting = Hello('bye')\n")
+    case("lying-values", all_solved(tiny_04=liar, tiny_11=hello), "ok", 3)
     frames = ("import sys\ndef double(x):\n    frame = sys._getframe(1)\n    while frame is not None:\n"
               "        for name in ('_expected', '_reference', 'expected', 'reference'):\n"
               "            if name in frame.f_locals:\n                return frame.f_locals[name]\n"
