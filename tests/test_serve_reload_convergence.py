@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 
 import httpx
 import pytest
@@ -14,8 +13,7 @@ from opslab.background import BackgroundServer
 from opslab.registry import champion_uri
 from opslab.serve.model_store import SharedChoice
 from opslab.serve.process import LabServer
-from serve_support import TOKEN, ensure_champion
-from test_serve_workers import answers_by_pid
+from serve_support import TOKEN, ensure_champion, every_worker
 
 
 @pytest.fixture(scope="module")
@@ -42,27 +40,6 @@ def garbage_model(good, where):
     for path in serialized:
         path.write_bytes(b"not a model at all")
     return where
-
-
-def every_worker(lab, metrics_dir, check, timeout=60.0):
-    """Ask /model on new connections until both workers have answered with ``check(card)`` true since this
-    call began (each worker's answers are told apart by its own counter file); AssertionError if not."""
-    start = answers_by_pid(metrics_dir, "/model")
-    deadline, good = time.monotonic() + timeout, set()
-    while time.monotonic() < deadline:
-        before = answers_by_pid(metrics_dir, "/model")
-        card = httpx.get(f"{lab.url}/model", timeout=30).json()
-        after = answers_by_pid(metrics_dir, "/model")
-        (pid,) = [p for p, n in after.items() if n > before.get(p, 0)] or [None]
-        if pid is not None and after[pid] > start.get(pid, 0):
-            if check(card):
-                good.add(pid)
-            else:
-                good.discard(pid)
-        if len(good) == 2:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"not every worker came to serve what was chosen within {timeout:g} s; last card {card}")
 
 
 def publish(metrics_dir, generation: int, uri: str) -> None:
