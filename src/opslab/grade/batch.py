@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import secrets
+import shutil
 import tempfile
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -32,6 +35,7 @@ from opslab.grade.sandbox import (
 )
 from opslab.grade.score import score
 
+log = logging.getLogger(__name__)
 STARTUP_SECONDS = 120  # beyond the notebook's own limit: interpreter, kernel start, writing results
 
 WHY_NOT_RUN = {
@@ -79,6 +83,11 @@ class Grader:
         self.workspaces: dict[str, Path] = {}
         self._kept: dict[str, Workspace] = {}
         self.scratch = Path(tempfile.mkdtemp(prefix="opslab-grade-", dir=scratch))
+        try:
+            self.uids = claim_uids(workers) if isolation.own_user else [(0, None)] * workers
+        except BaseException:  # no free uid: nothing of this grader may stay behind
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise
         self.scratch.chmod(0o711)
         # folders the kernels must not see even where a shown folder holds them: the solution's, the
         # course's repository (its .git, _build, tests), the grader's home, the scratch folder (other
@@ -86,7 +95,6 @@ class Grader:
         repo = course_root(solution_path.resolve().parent)
         self.hidden = tuple(dict.fromkeys(p.resolve() for p in (solution_path.parent, *hidden, Path.home(),
                                                                   self.scratch, *([repo] if repo else []))))
-        self.uids = claim_uids(workers) if isolation.own_user else [(0, None)] * workers
         self.slots: queue.Queue[int] = queue.Queue()
         self.executors = {slot: ExecutorProcess(self.scratch / f"executor-{slot}.log") for slot in range(workers)}
         for slot in range(workers):
@@ -118,7 +126,10 @@ class Grader:
         try:
             return self._grade(learner, path, started, home_of)
         except Exception as err:  # a bug of ours must not cost the rest of the batch
-            return self.failed(learner, "error", f"the grader failed: {type(err).__name__}: {err}", started)
+            where = traceback.extract_tb(err.__traceback__)[-1]
+            log.error("grading %r failed:\n%s", learner, traceback.format_exc())  # the whole traceback
+            return self.failed(learner, "error", f"the grader failed: {type(err).__name__}: {err} (at "
+                               f"{Path(where.filename).name}:{where.lineno} in {where.name})", started)
 
     def _grade(self, learner: str, path: Path, started: float, home_of: str | None = None) -> Grade:
         try:
@@ -144,13 +155,13 @@ class Grader:
             workspace = Workspace(kept.root, uid)
             workspace.reuse()
         else:
-            workspace = Workspace(self.scratch / f"{slot}-{token}", uid)
+            workspace = Workspace(self.scratch / f"{slot}-{token}", uid, self.limits.disk_mb, self.limits.files)
             workspace.create()
         groups: list[str] = []
         try:
             if self.isolation.whole_memory:
                 groups = cgroup.create(f"{self.scratch.name}-{slot}-{token}", self.limits.memory_mb * 2**20,
-                                       self.limits.processes)
+                                       self.limits.processes, self.limits.cpus)
             key = secrets.token_bytes(32)
             write_guard_key(workspace, key)
             (workspace.out / "graded.ipynb").write_text(nbformat.writes(graded))
@@ -158,7 +169,8 @@ class Grader:
             env = environment(workspace, spec)
             job = {"out": str(workspace.out), "run": str(workspace.run), "work": str(workspace.work), "uid": uid,
                    "env": env, "parameters": self.parameters, "cell_timeout": self.limits.cell_seconds,
-                   "notebook_timeout": self.limits.notebook_seconds, "output_kb": self.limits.output_kb}
+                   "notebook_timeout": self.limits.notebook_seconds, "output_kb": self.limits.output_kb,
+                   "notebook_output_kb": self.limits.notebook_output_kb}
             answer = self.executors[slot].run(job, self.limits.notebook_seconds + STARTUP_SECONDS)
             if answer is None:
                 status = "error"
@@ -181,6 +193,7 @@ class Grader:
             return Grade(learner, status, scored.results, time.perf_counter() - started, detail, executed, left)
         finally:
             kill_user(uid)
+            cgroup.kill(groups)
             cgroup.remove(groups)
             if self.keep_workspaces:
                 self.workspaces[learner], self._kept[learner] = workspace.work, workspace
@@ -207,8 +220,6 @@ class Grader:
         return None
 
     def close(self) -> None:
-        import shutil
-
         for executor in self.executors.values():
             executor.stop()
         for _, lock in self.uids:
@@ -226,12 +237,20 @@ def first_error(executed) -> str:
     return ""
 
 
-def grade_all(grader: Grader, submissions: dict[str, Path], workers: int, progress: bool = True) -> list[Grade]:
-    """Grade every submission, ``workers`` at a time, with a progress bar; ordered by learner id."""
+def grade_all(grader: Grader, submissions: dict[str, Path], workers: int, progress: bool = True,
+              each=None) -> list[Grade]:
+    """Grade every submission, ``workers`` at a time, with a progress bar; ordered by learner id.
+
+    ``each(grade)``, when given, is called as each grade comes (in this thread), after which the
+    grade's executed notebook is dropped: the grader holds no more than ``workers`` of them at once."""
     grades = []
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(grader.grade, learner, path) for learner, path in submissions.items()]
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading {grader.lab}",
                            unit="nb", disable=not progress):
-            grades.append(future.result())
+            grade = future.result()
+            if each is not None:
+                each(grade)
+                grade.executed = None  # the same object the future holds: dropped there too
+            grades.append(grade)
     return sorted(grades, key=lambda g: g.learner)
