@@ -24,6 +24,8 @@ def configure(parser) -> None:
     parser.add_argument("--memory-mb", type=int, default=4096, help="address-space limit of a kernel")
     parser.add_argument("--disk-mb", type=int, default=2048,
                         help="size of a submission's working folder (as root, its own tmpfs)")
+    parser.add_argument("--files", type=int, default=200_000,
+                        help="files and folders a submission's working folder may hold (as root)")
     parser.add_argument("--cpus", type=float, default=1.0,
                         help="cores one submission may use, with all it started (as root, with cgroups)")
     parser.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
@@ -49,7 +51,7 @@ def command(args) -> int:
         return 2
     workers = args.workers or os.cpu_count() or 1
     limits = Limits(notebook_seconds=args.timeout, cell_seconds=args.cell_timeout or max(args.timeout // 2, 1),
-                    memory_mb=args.memory_mb, disk_mb=args.disk_mb, cpus=args.cpus)
+                    memory_mb=args.memory_mb, disk_mb=args.disk_mb, files=args.files, cpus=args.cpus)
     isolation = probe_isolation()
     out = Path(args.out)
     hidden = (Path(args.submissions), out)  # the grader adds the solutions, the course, its home

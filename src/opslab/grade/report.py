@@ -49,10 +49,11 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet rea
 
 def csv_cell(value):
     """A text cell a spreadsheet shows as text: one starting with ``= + - @``, a tab or a carriage
-    return gets a leading ``'`` (OWASP's advice against CSV injection); anything not UTF-8 is replaced."""
+    return gets a leading ``'`` (OWASP's advice against CSV injection); anything not UTF-8 is replaced,
+    and a carriage return becomes a newline (the writer quotes cells with newlines, not with those)."""
     if not isinstance(value, str):
         return value
-    value = value.encode("utf-8", errors="replace").decode("utf-8")
+    value = value.encode("utf-8", errors="replace").decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     return "'" + value if value.startswith(FORMULA_START) else value
 
 
@@ -157,7 +158,7 @@ def _exporter():
                         exclude_output_prompt=True, filters={"clean_html": clean_html})
 
 
-MAX_CELL_CHARS = 100_000  # a cell's source (or a rich output) rendered; beyond, shown cut, as text
+MAX_CELL_CHARS = 20_000  # a cell's source (or a rich output) rendered; beyond, shown cut, as text
 MAX_DEPTH = 64  # HTML or Markdown nesting rendered; deeper, shown as text (nesting costs quadratic time)
 MAX_PAGE_CHARS = 20_000_000  # a page's rendered notebook; beyond, the page links the notebook instead
 RENDER_SECONDS = 30  # rendering one page; beyond, the page links the notebook instead
@@ -199,9 +200,9 @@ def bounded(nb):
     for cell in nb.cells:
         source = cell.get("source", "")
         if cell.cell_type == "markdown":
-            if len(source) > MAX_CELL_CHARS or nesting(source) > MAX_DEPTH:
-                why = "this cell is too large" if len(source) > MAX_CELL_CHARS else "this cell nests too deeply"
-                cell.source = as_text(source, why)
+            deep = nesting(source) > MAX_DEPTH
+            if deep or len(source) > MAX_CELL_CHARS:
+                cell.source = as_text(source, "this cell nests too deeply" if deep else "this cell is too large")
         elif len(source) > MAX_CELL_CHARS:
             cell.source = source[:MAX_CELL_CHARS] + f"\n# [opslab grade: {len(source) - MAX_CELL_CHARS} more " \
                                                   "characters not shown]"
