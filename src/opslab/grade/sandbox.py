@@ -206,8 +206,11 @@ class Workspace:
         if self.disk_mb and os.geteuid() == 0:  # a quota: filling it costs no other submission anything
             from opslab.grade.jail import MS_NODEV, MS_NOSUID, mount
 
-            mount("tmpfs", str(self.work), "tmpfs", MS_NOSUID | MS_NODEV,
-                  f"size={self.disk_mb}m,nr_inodes={self.files or 1_000_000},mode=0700")
+            try:
+                mount("tmpfs", str(self.work), "tmpfs", MS_NOSUID | MS_NODEV,
+                      f"size={self.disk_mb}m,nr_inodes={self.files or 1_000_000},mode=0700")
+            except OSError:  # no CAP_SYS_ADMIN (a container): a plain folder, and the probe says so
+                pass
         # IPython's folder exists before the executor (root) looks up kernel specs, which would create it
         # as root's: the kernel would find it unwritable and warn that it falls back to a temp folder
         self.ipython.mkdir()
