@@ -2,9 +2,10 @@
 
 Per-process limits (``RLIMIT_AS``) let a submission that starts many processes, or fills a tmpfs,
 use far more than its share; a cgroup counts them all, and every process the submission starts
-(``setsid`` or daemonized included) stays in it, since a child inherits its parent's cgroup. The CPU
-limit (``cpu.max``, or v1's CFS quota) caps a submission at ``cpus`` cores, so a hog cannot push the
-others into a timeout. Needs root and a writable cgroup hierarchy (v2, or v1's ``memory``, ``pids`` and
+(``setsid`` or daemonized included) stays in it, since a child inherits its parent's cgroup. Every
+submission's cgroup has the same CPU weight, so under contention each gets the same share however
+many processes it runs, and a hog cannot push the others into a timeout; ``cpus`` (``cpu.max``, or
+v1's CFS quota) also caps it at that many cores. Needs root and a writable cgroup hierarchy (v2, or v1's ``memory``, ``pids`` and
 ``cpu`` controllers); where there is none, :func:`available` says so and the grader's summary reports
 per-process limits only.
 

@@ -26,8 +26,9 @@ def configure(parser) -> None:
                         help="size of a submission's working folder (as root, its own tmpfs)")
     parser.add_argument("--files", type=int, default=200_000,
                         help="files and folders a submission's working folder may hold (as root)")
-    parser.add_argument("--cpus", type=float, default=1.0,
-                        help="cores one submission may use, with all it started (as root, with cgroups)")
+    parser.add_argument("--cpus", type=float, default=0,
+                        help="cores one submission may use, with all it started (as root, with cgroups; "
+                             "default 0: no cap, submissions share the CPU fairly)")
     parser.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
                         help="papermill parameter for every submission (value read as YAML), repeatable")

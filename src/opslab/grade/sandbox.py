@@ -35,7 +35,7 @@ class Isolation:
     private_tmp: bool = False  # /tmp and /dev/shm are the submission's own
     whole_memory: bool = False  # a cgroup limits the submission's memory and processes as a whole
     problem: str = ""  # why the sandbox could not be made, when it could not
-    cpu: bool = False  # the cgroup limits its CPU too (cores per submission)
+    cpu: bool = False  # the cgroup controls its CPU too (a fair share, and a cap with --cpus)
     disk_quota: bool = False  # its working folder is a file system of its own (size and file count)
 
     @property
@@ -55,7 +55,7 @@ class Isolation:
         user = "own user id per submission" if self.own_user else "same user as the grader (run as root to isolate)"
         memory = ("memory and processes limited per submission (cgroup)" if self.whole_memory
                   else "memory limited per process only (no cgroup)")
-        cpu = "CPU limited per submission" if self.cpu else "no CPU limit per submission"
+        cpu = "CPU shared fairly between submissions (cgroup)" if self.cpu else "no CPU control per submission"
         disk = ("its own folder's size and file count limited" if self.disk_quota
                 else "no disk quota (run as root for one)")
         return f"{head}; {user}; {memory}; {cpu}; {disk}; file-size and time limits"
@@ -172,7 +172,8 @@ class Limits:
     tmp_mb: int = 512  # size of the submission's private /tmp and /dev/shm (each)
     disk_mb: int = 2048  # size of its working folder (its own tmpfs, as root), and the largest file it may write
     files: int = 200_000  # files and folders its working folder may hold
-    cpus: float = 1.0  # cores it may use at once, with everything it started (as root, with cgroups)
+    cpus: float = 0.0  # cores it may use at once, with all it started (as root, with cgroups); 0: no cap, but
+    # every submission's cgroup has the same CPU weight, so under contention each gets its fair share
 
 
 @dataclass
