@@ -22,6 +22,7 @@ from queue import Empty
 import nbformat
 
 STATUS_OK, STATUS_TIMEOUT, STATUS_CRASHED, STATUS_ERROR = "ok", "timeout", "crashed", "error"
+MAX_MESSAGE_BYTES = 256 * 2**20  # one message from a kernel; the output caps then keep far less of it
 
 
 def _client_class():
@@ -45,11 +46,20 @@ def _client_class():
                 self.left.extend(left_running(process.pid))
 
         def create_kernel_manager(self):
-            """The kernel manager, whose sockets refuse any one message larger than the notebook's cap."""
+            """The kernel manager, whose clients' sockets refuse any one message over MAX_MESSAGE_BYTES (it
+            never reaches this process's memory; the connection drops, and that notebook may stall until its
+            deadline: no honest notebook sends one output that large)."""
             import zmq
 
             manager = super().create_kernel_manager()
-            manager.context.setsockopt(zmq.MAXMSGSIZE, self.notebook_output_limit + 2**20)
+            make_client, limit = manager.client, MAX_MESSAGE_BYTES
+
+            def client(**kwargs):
+                made = make_client(**kwargs)
+                made.context.setsockopt(zmq.MAXMSGSIZE, limit)  # the default of every socket made after this
+                return made
+
+            manager.client = client
             return manager
 
         def process_message(self, msg, cell, cell_index):
