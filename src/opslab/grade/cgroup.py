@@ -5,9 +5,9 @@ use far more than its share; a cgroup counts them all, and every process the sub
 (``setsid`` or daemonized included) stays in it, since a child inherits its parent's cgroup. Every
 submission's cgroup has the same CPU weight, so under contention each gets the same share however
 many processes it runs, and a hog cannot push the others into a timeout; ``cpus`` (``cpu.max``, or
-v1's CFS quota) also caps it at that many cores. Needs root and a writable cgroup hierarchy (v2, or v1's ``memory``, ``pids`` and
-``cpu`` controllers); where there is none, :func:`available` says so and the grader's summary reports
-per-process limits only.
+v1's CFS quota) also caps it at that many cores. Needs root and a writable cgroup hierarchy (v2, or
+v1's ``memory``, ``pids`` and ``cpu`` controllers); where there is none, :func:`available` says so and
+the grader's summary reports per-process limits only.
 
 Each cgroup's name starts with the grader's process id (``<pid>.<name>``): a grader that was killed
 leaves its cgroups behind, and the next grader on the machine removes them (and stops what still runs

@@ -76,8 +76,8 @@ try:
 except OSError:
     seen = []
 devices = [line.split(":")[0].strip() for line in open("/proc/net/dev").read().splitlines()[2:]]
-print(json.dumps({"uid": os.getuid(), "hidden_seen": seen, "devices": devices, "shown_seen": os.path.exists(sys.argv[3]),
-                  "tmp_seen": os.path.exists(sys.argv[2])}))
+print(json.dumps({"uid": os.getuid(), "hidden_seen": seen, "devices": devices,
+                  "shown_seen": os.path.exists(sys.argv[3]), "tmp_seen": os.path.exists(sys.argv[2])}))
 """
 
 
