@@ -412,3 +412,23 @@ def test_a_shard_merge_keeps_the_csv_safe(tmp_path):
     rows, _ = merge([tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged")
     with (tmp_path / "merged" / "grades.csv").open(encoding="utf-8") as f:
         assert [row["learner"] for row in csv.DictReader(f)] == ["'=1+1", "ada"]
+
+
+def test_working_folders_a_killed_grader_left_mounted_are_swept(tmp_path):
+    from opslab.grade.batch import Grader
+    from opslab.grade.sandbox import SCRATCH_PREFIX
+
+    if not probe_isolation().disk_quota:
+        pytest.skip("working folders of their own (tmpfs) need root")
+    gone = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True).stdout.strip()  # a dead pid
+    left = Workspace(tmp_path / f"{SCRATCH_PREFIX}{gone}-abcd" / "0-token", 0, disk_mb=4, files=50)
+    left.create()
+    running = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-efgh"  # a live grader's: never touched
+    running.mkdir()
+    assert os.path.ismount(left.work)
+    grader = Grader(TINY, Limits(), probe_isolation(), workers=1, scratch=tmp_path, allow_weak=True)
+    try:
+        assert not os.path.ismount(left.work) and not left.root.parent.exists()
+        assert running.is_dir() and grader.scratch.is_dir()
+    finally:
+        grader.close()

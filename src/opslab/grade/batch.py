@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import secrets
 import shutil
@@ -23,6 +24,7 @@ from opslab.grade.compose import WrongLab, graded_notebook
 from opslab.grade.executor import ExecutorProcess
 from opslab.grade.report import Grade
 from opslab.grade.sandbox import (
+    SCRATCH_PREFIX,
     Isolation,
     IsolationError,
     Limits,
@@ -30,6 +32,7 @@ from opslab.grade.sandbox import (
     claim_uids,
     environment,
     kill_user,
+    sweep_workspaces,
     write_guard_key,
     write_kernel_spec,
 )
@@ -82,7 +85,9 @@ class Grader:
         self.keep_workspaces = keep_workspaces
         self.workspaces: dict[str, Path] = {}
         self._kept: dict[str, Workspace] = {}
-        self.scratch = Path(tempfile.mkdtemp(prefix="opslab-grade-", dir=scratch))
+        sweep_workspaces(Path(scratch or tempfile.gettempdir()))  # what a killed grader left mounted
+        # named after this process, so that the next grader knows it is gone if it is killed
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=scratch))
         try:
             self.uids = claim_uids(workers) if isolation.own_user else [(0, None)] * workers
         except BaseException:  # no free uid: nothing of this grader may stay behind

@@ -290,7 +290,10 @@ def write_feedback(grade: Grade, lab: str, folder: Path) -> None:
         try:
             nb_html = render_notebook(copy)
         except RenderLimit as err:
-            nb_html = (f"<p>(not shown here: {html.escape(str(err))}; the notebook itself is linked above)</p>")
+            nb_html = f"<p>(not shown here: {html.escape(str(err))}; the notebook itself is linked above)</p>"
+        except Exception as err:  # whatever a notebook holds, the batch goes on and the page is written
+            nb_html = (f"<p>(not shown here: it could not be rendered, {html.escape(type(err).__name__)}; the "
+                       "notebook itself is linked above)</p>")
     (folder / f"{grade.learner}.html").write_text(feedback_html(grade, lab, notebook_name, nb_html), encoding="utf-8")
 
 

@@ -255,6 +255,30 @@ class Workspace:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+SCRATCH_PREFIX = "opslab-grade-"  # a grader's scratch folder: opslab-grade-<its pid>-<random>
+
+
+def sweep_workspaces(parent: Path) -> list[Path]:
+    """Unmount the working folders (tmpfs) a killed grader left in ``parent`` and remove its scratch
+    folder; a grader's scratch folder is named after its process id, so a running one is never touched."""
+    from opslab.grade.jail import unmount
+
+    swept = []
+    for folder in parent.glob(f"{SCRATCH_PREFIX}*-*"):
+        owner = folder.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if not owner.isdigit() or Path(f"/proc/{owner}").exists():
+            continue
+        for work in folder.glob("*/work"):
+            if os.path.ismount(work):
+                try:
+                    unmount(str(work))
+                except OSError:
+                    continue
+        shutil.rmtree(folder, ignore_errors=True)
+        swept.append(folder)
+    return swept
+
+
 def jail_argv(workspace: Workspace, limits: Limits, strong: bool, hidden: tuple[Path, ...] = (),
               connection_file: str | None = "{connection_file}", cgroups: tuple[str, ...] = (),
               shown: tuple[Path, ...] = ()) -> list[str]:
