@@ -96,4 +96,11 @@ def read_submission(path: Path):
         cell.setdefault("source", "")
     if not isinstance(nb.get("metadata", {}), dict):
         nb["metadata"] = nbformat.from_dict({})
+    try:  # JSON may escape what UTF-8 cannot hold (a lone surrogate, "\ud800"): no file could store it
+        nbformat.writes(nb).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnreadableSubmission("the notebook holds text that is not valid Unicode (an escaped lone "
+                                   "surrogate such as \\ud800)") from None
+    except Exception:  # nbformat's own complaints are for the grading to meet, as before
+        pass
     return nb

@@ -286,7 +286,8 @@ def write_feedback(grade: Grade, lab: str, folder: Path) -> None:
     if grade.executed is not None:
         copy = learner_copy(grade.executed)
         notebook_name = f"{grade.learner}.ipynb"
-        (folder / notebook_name).write_text(nbformat.writes(copy), encoding="utf-8")
+        # errors="replace": text no UTF-8 file can hold (a lone surrogate a kernel printed) becomes "?"
+        (folder / notebook_name).write_text(nbformat.writes(copy), encoding="utf-8", errors="replace")
         try:
             nb_html = render_notebook(copy)
         except RenderLimit as err:
@@ -294,7 +295,8 @@ def write_feedback(grade: Grade, lab: str, folder: Path) -> None:
         except Exception as err:  # whatever a notebook holds, the batch goes on and the page is written
             nb_html = (f"<p>(not shown here: it could not be rendered, {html.escape(type(err).__name__)}; the "
                        "notebook itself is linked above)</p>")
-    (folder / f"{grade.learner}.html").write_text(feedback_html(grade, lab, notebook_name, nb_html), encoding="utf-8")
+    page = feedback_html(grade, lab, notebook_name, nb_html)
+    (folder / f"{grade.learner}.html").write_text(page, encoding="utf-8", errors="replace")
 
 
 def summary(grades: list[Grade], questions: list[Question], out: Path, isolation: str) -> str:
