@@ -432,3 +432,12 @@ def test_working_folders_a_killed_grader_left_mounted_are_swept(tmp_path):
         assert running.is_dir() and grader.scratch.is_dir()
     finally:
         grader.close()
+
+
+def test_a_notebook_whose_json_escapes_a_lone_surrogate_is_unreadable_not_a_crash(tmp_path):
+    from opslab.grade.collect import UnreadableSubmission, read_submission
+
+    text = nbformat.writes(all_solved()).replace("def double(x):", "def double(x):  # \\ud800", 1)
+    (tmp_path / "s.ipynb").write_text(text)
+    with pytest.raises(UnreadableSubmission, match="not valid Unicode"):
+        read_submission(tmp_path / "s.ipynb")
