@@ -34,18 +34,21 @@ def _v2() -> bool:
 def _parents() -> list[Path]:
     if _v2():
         return [ROOT / PARENT]
-    return [ROOT / controller / PARENT for controller in ("memory", "pids", "cpu")
-            if (ROOT / controller).is_dir()]
+    return [ROOT / "memory" / PARENT, ROOT / "pids" / PARENT,  # cpu only where this process may use it
+            *([ROOT / "cpu" / PARENT] if (ROOT / "cpu").is_dir() and os.access(ROOT / "cpu", os.W_OK) else [])]
 
 
 def _prepare() -> None:
     global _swept
     for parent in _parents():
         parent.mkdir(exist_ok=True)
-    if _v2():  # children of opslab-grade may limit memory, processes and CPU
-        wanted = [c for c in ("memory", "pids", "cpu") if c in (ROOT / "cgroup.controllers").read_text().split()]
+    if _v2():  # children of opslab-grade may limit memory and processes, and control CPU where they can
         for folder in (ROOT, ROOT / PARENT):
-            (folder / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in wanted))
+            (folder / "cgroup.subtree_control").write_text("+memory +pids")
+            try:  # refused, e.g., while a real-time process runs outside a cgroup: no CPU control then
+                (folder / "cgroup.subtree_control").write_text("+cpu")
+            except OSError:
+                pass
     if not _swept:
         _swept = True
         sweep()
@@ -66,8 +69,11 @@ def available() -> bool:
 def cpu_limited() -> bool:
     """Whether the cgroups this machine gives the grader limit CPU too (v2 with ``cpu``, or v1's ``cpu``)."""
     if _v2():
-        return "cpu" in (ROOT / "cgroup.controllers").read_text().split()
-    return (ROOT / "cpu").is_dir()
+        try:
+            return "cpu" in (ROOT / PARENT / "cgroup.subtree_control").read_text().split()
+        except OSError:
+            return False
+    return ROOT / "cpu" / PARENT in _parents()
 
 
 def create(name: str, memory_bytes: int, processes: int, cpus: float = 0) -> list[str]:
