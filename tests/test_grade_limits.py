@@ -441,3 +441,19 @@ def test_a_notebook_whose_json_escapes_a_lone_surrogate_is_unreadable_not_a_cras
     (tmp_path / "s.ipynb").write_text(text)
     with pytest.raises(UnreadableSubmission, match="not valid Unicode"):
         read_submission(tmp_path / "s.ipynb")
+
+
+def test_kept_working_folders_are_unmounted_when_the_grader_closes(tmp_path):
+    from opslab.grade.batch import Grader
+
+    if not probe_isolation().disk_quota:
+        pytest.skip("working folders of their own (tmpfs) need root")
+    (tmp_path / "ada.ipynb").write_text(nbformat.writes(all_solved()))
+    grader = Grader(TINY, Limits(notebook_seconds=60, cell_seconds=30), probe_isolation(), workers=1,
+                    keep_workspaces=True)
+    try:
+        assert grader.grade("ada", tmp_path / "ada.ipynb").total == 6
+        assert os.path.ismount(grader.workspaces["ada"])
+    finally:
+        grader.close()
+    assert not os.path.ismount(grader.workspaces["ada"]) and not grader.scratch.exists()

@@ -230,6 +230,9 @@ class Grader:
         for _, lock in self.uids:
             if lock is not None:
                 lock.close()
+        for kept in self._kept.values():  # kept working folders: their own file systems are unmounted too
+            kept.remove()
+        self._kept.clear()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
