@@ -38,7 +38,7 @@ LONGEST_FIRST = [
     "test_grade_labs_m4.py", "test_grade_labs_m5.py", "test_grade_labs_m2.py", "test_m4_projects.py",
     "test_grade_labs_m6.py", "test_grade_labs.py", "test_grade.py", "test_space.py", "test_demo.py",
     "test_monitoring_e2e.py", "test_deploy_docker.py", "test_bench_serving.py", "test_demo_browser.py",
-    "test_grade_shards.py",
+    "test_grade_shards.py", "test_grade_limits.py",
 ]
 
 

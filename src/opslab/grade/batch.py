@@ -6,11 +6,14 @@ judge cell may compare with, and it must get full marks against them."""
 
 from __future__ import annotations
 
+import logging
+import os
 import queue
 import secrets
 import shutil
 import tempfile
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from opslab.grade.compose import WrongLab, graded_notebook
 from opslab.grade.executor import ExecutorProcess
 from opslab.grade.report import Grade
 from opslab.grade.sandbox import (
+    SCRATCH_PREFIX,
     Isolation,
     IsolationError,
     Limits,
@@ -32,10 +36,12 @@ from opslab.grade.sandbox import (
     claim_uids,
     environment,
     kill_user,
+    sweep_workspaces,
     write_kernel_spec,
 )
 from opslab.grade.score import score
 
+log = logging.getLogger(__name__)
 STARTUP_SECONDS = 120  # beyond the notebook's own limit: interpreter, kernel start, writing results
 
 WHY_NOT_RUN = {  # a question the notebook never reached, by how its run ended (ok: the judge's own verdict)
@@ -88,7 +94,17 @@ class Grader:
         self.keep_workspaces = keep_workspaces
         self.workspaces: dict[str, Path] = {}
         self._kept: dict[str, Workspace] = {}
-        self.scratch = Path(tempfile.mkdtemp(prefix="opslab-grade-", dir=scratch))
+        sweep_workspaces(Path(scratch or tempfile.gettempdir()))  # what a killed grader left mounted
+        # named after this process, so that the next grader knows it is gone if it is killed
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=scratch))
+        try:
+            # per slot, a user for the submission's kernel and one for its judge: no learner's process can
+            # reach the judge (and judges of two slots cannot stop each other)
+            claimed = claim_uids(2 * workers) if isolation.own_user else [(0, None)] * (2 * workers)
+            self.uids, self.judge_uids = claimed[:workers], claimed[workers:]
+        except BaseException:  # no free uid: nothing of this grader may stay behind
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise
         self.scratch.chmod(0o711)
         # folders the kernels must not see even where a shown folder holds them: the solution's, the
         # course's repository (its .git, _build, tests), the grader's home, the scratch folder (other
@@ -96,10 +112,6 @@ class Grader:
         repo = course_root(solution_path.resolve().parent)
         self.hidden = tuple(dict.fromkeys(p.resolve() for p in (solution_path.parent, *hidden, Path.home(),
                                                                   self.scratch, *([repo] if repo else []))))
-        claimed = claim_uids(2 * workers) if isolation.own_user else [(0, None)] * (2 * workers)
-        # per slot, a user for the submission's kernel and one for its judge: no learner's process can
-        # reach the judge (and judges of two slots cannot stop each other)
-        self.uids, self.judge_uids = claimed[:workers], claimed[workers:]
         self.slots: queue.Queue[int] = queue.Queue()
         self.executors = {slot: ExecutorProcess(self.scratch / f"executor-{slot}.log") for slot in range(workers)}
         for slot in range(workers):
@@ -137,7 +149,10 @@ class Grader:
         try:
             return self._grade(learner, path, started, home_of, reference)
         except Exception as err:  # a bug of ours must not cost the rest of the batch
-            return self.failed(learner, "error", f"the grader failed: {type(err).__name__}: {err}", started)
+            where = traceback.extract_tb(err.__traceback__)[-1]
+            log.error("grading %r failed:\n%s", learner, traceback.format_exc())  # the whole traceback
+            return self.failed(learner, "error", f"the grader failed: {type(err).__name__}: {err} (at "
+                               f"{Path(where.filename).name}:{where.lineno} in {where.name})", started)
 
     def _grade(self, learner: str, path: Path, started: float, home_of: str | None = None,
                reference: bool = False) -> Grade:
@@ -165,19 +180,20 @@ class Grader:
             workspace = Workspace(kept.root, uid)
             workspace.reuse()
         else:
-            workspace = Workspace(self.scratch / f"{slot}-{token}", uid)
+            workspace = Workspace(self.scratch / f"{slot}-{token}", uid, self.limits.disk_mb, self.limits.files)
             workspace.create()
         groups: list[str] = []
         try:
             if self.isolation.whole_memory:
                 groups = cgroup.create(f"{self.scratch.name}-{slot}-{token}", self.limits.memory_mb * 2**20,
-                                       self.limits.processes)
+                                       self.limits.processes, self.limits.cpus)
             (workspace.out / "graded.ipynb").write_text(nbformat.writes(graded))
             spec = write_kernel_spec(workspace, self.isolation, self.limits, self.hidden, tuple(groups))
             env = environment(workspace, spec)
             job = {"out": str(workspace.out), "run": str(workspace.run), "work": str(workspace.work), "uid": uid,
                    "env": env, "parameters": self.parameters, "cell_timeout": self.limits.cell_seconds,
-                   "notebook_timeout": self.limits.notebook_seconds, "output_kb": self.limits.output_kb}
+                   "notebook_timeout": self.limits.notebook_seconds, "output_kb": self.limits.output_kb,
+                   "notebook_output_kb": self.limits.notebook_output_kb}
             answer = self.executors[slot].run(job, self.limits.notebook_seconds + STARTUP_SECONDS)
             if answer is None:
                 status = "error"
@@ -201,6 +217,7 @@ class Grader:
             return self._judge(grade, slot) if self.reference is not None else grade
         finally:
             kill_user(uid)
+            cgroup.kill(groups)
             cgroup.remove(groups)
             if self.keep_workspaces:
                 self.workspaces[learner], self._kept[learner] = workspace.work, workspace
@@ -250,6 +267,9 @@ class Grader:
         for _, lock in [*self.uids, *self.judge_uids]:
             if lock is not None:
                 lock.close()
+        for kept in self._kept.values():  # kept working folders: their own file systems are unmounted too
+            kept.remove()
+        self._kept.clear()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
@@ -262,12 +282,20 @@ def first_error(executed) -> str:
     return ""
 
 
-def grade_all(grader: Grader, submissions: dict[str, Path], workers: int, progress: bool = True) -> list[Grade]:
-    """Grade every submission, ``workers`` at a time, with a progress bar; ordered by learner id."""
+def grade_all(grader: Grader, submissions: dict[str, Path], workers: int, progress: bool = True,
+              each=None) -> list[Grade]:
+    """Grade every submission, ``workers`` at a time, with a progress bar; ordered by learner id.
+
+    ``each(grade)``, when given, is called as each grade comes (in this thread), after which the
+    grade's executed notebook is dropped: the grader holds no more than ``workers`` of them at once."""
     grades = []
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(grader.grade, learner, path) for learner, path in submissions.items()]
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading {grader.lab}",
                            unit="nb", disable=not progress):
-            grades.append(future.result())
+            grade = future.result()
+            if each is not None:
+                each(grade)
+                grade.executed = None  # the same object the future holds: dropped there too
+            grades.append(grade)
     return sorted(grades, key=lambda g: g.learner)

@@ -22,6 +22,13 @@ def configure(parser) -> None:
     parser.add_argument("--timeout", type=int, default=600, help="seconds a whole notebook may run")
     parser.add_argument("--cell-timeout", type=int, default=0, help="seconds one cell may run (default: timeout/2)")
     parser.add_argument("--memory-mb", type=int, default=4096, help="address-space limit of a kernel")
+    parser.add_argument("--disk-mb", type=int, default=2048,
+                        help="size of a submission's working folder (as root, its own tmpfs)")
+    parser.add_argument("--files", type=int, default=200_000,
+                        help="files and folders a submission's working folder may hold (as root)")
+    parser.add_argument("--cpus", type=float, default=0,
+                        help="cores one submission may use, with all it started (as root, with cgroups; "
+                             "default 0: no cap, submissions share the CPU fairly)")
     parser.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
                         help="papermill parameter for every submission (value read as YAML), repeatable")
@@ -49,7 +56,7 @@ def command(args) -> int:
         return 2
     workers = args.workers or os.cpu_count() or 1
     limits = Limits(notebook_seconds=args.timeout, cell_seconds=args.cell_timeout or max(args.timeout // 2, 1),
-                    memory_mb=args.memory_mb)
+                    memory_mb=args.memory_mb, disk_mb=args.disk_mb, files=args.files, cpus=args.cpus)
     isolation = probe_isolation()
     out = Path(args.out)
     hidden = (Path(args.submissions), out)  # the grader adds the solutions, the course, its home
@@ -66,15 +73,16 @@ def command(args) -> int:
         shutil.rmtree(out / "feedback", ignore_errors=True)  # only what an earlier grading wrote
         (out / "shard.json").unlink(missing_ok=True)
         (out / "feedback").mkdir(parents=True)
-        grades = grade_all(grader, pick(submissions, shard) if shard else submissions, workers)
+        # each page is written as its grade comes, and its executed notebook then dropped: the grader's
+        # memory does not grow with the batch
+        grades = grade_all(grader, pick(submissions, shard) if shard else submissions, workers,
+                           each=lambda grade: write_feedback(grade, grader.lab, out / "feedback"))
     except SelfCheckFailed as err:
         print(f"opslab grade: {err}")
         return 3
     finally:
         grader.close()
     write_csv(grades, grader.questions, out / "grades.csv", isolation.describe())
-    for grade in grades:
-        write_feedback(grade, grader.lab, out / "feedback")
     if shard:
         write_manifest(out, grader.lab, shard, [g.learner for g in grades], grader.questions, isolation.describe(),
                        len(submissions))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -28,12 +31,44 @@ def find_solution(lab: str, solutions: Path = Path("solutions")) -> Path:
     raise FileNotFoundError(f"no solution for lab {lab!r} in {solutions}/ (labs: {known})")
 
 
+MAX_ID_BYTES = 200  # a learner id is also a file name (``<id>.html``, ``<id>.ipynb``): at most 255 bytes
+
+
+def learner_id(name: str) -> str:
+    """The learner id of a submission's file name without ``.ipynb``: valid UTF-8, printable, and
+    different for different names, whatever bytes the name holds.
+
+    Bytes that are not UTF-8, control and format characters (a newline, an escape sequence, a
+    right-to-left mark) and ``%`` itself are written ``%XX``, one per byte; an empty name is ``%00``
+    (no file name can hold that byte). An id longer than 200 bytes is cut and ends in ``~`` and a hash
+    of the whole name."""
+    raw = os.fsencode(name)
+    if not raw:
+        return "%00"
+    parts = []
+    for char in raw.decode("utf-8", errors="surrogateescape"):
+        if "\udc80" <= char <= "\udcff":  # a byte that is not UTF-8
+            parts.append(f"%{ord(char) - 0xDC00:02X}")
+        elif char == "%" or unicodedata.category(char) in ("Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"):
+            parts.append("".join(f"%{byte:02X}" for byte in char.encode("utf-8", errors="surrogatepass")))
+        else:
+            parts.append(char)
+    text = "".join(parts)
+    if len(text.encode()) > MAX_ID_BYTES:
+        text = text.encode()[:MAX_ID_BYTES - 18].decode(errors="ignore") + "~" + hashlib.sha256(raw).hexdigest()[:16]
+    return text
+
+
 def find_submissions(folder: Path) -> dict[str, Path]:
-    """learner id (the file name without .ipynb) -> path, sorted by learner id."""
+    """learner id (:func:`learner_id` of the file name without .ipynb) -> path, sorted by learner id.
+
+    Every regular file whose name ends in ``.ipynb`` is a submission, whatever else its name holds
+    (hidden files too: a learner's ``.ada.ipynb`` is graded, not skipped)."""
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a folder of submissions")
-    paths = sorted(p for p in folder.glob("*.ipynb") if p.is_file() and not p.name.startswith("."))
-    return {p.stem: p for p in paths}
+    found = {learner_id(p.name[:-len(".ipynb")]): p for p in folder.iterdir()
+             if p.name.endswith(".ipynb") and p.is_file()}
+    return dict(sorted(found.items()))
 
 
 def read_submission(path: Path):
@@ -61,4 +96,11 @@ def read_submission(path: Path):
         cell.setdefault("source", "")
     if not isinstance(nb.get("metadata", {}), dict):
         nb["metadata"] = nbformat.from_dict({})
+    try:  # JSON may escape what UTF-8 cannot hold (a lone surrogate, "\ud800"): no file could store it
+        nbformat.writes(nb).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnreadableSubmission("the notebook holds text that is not valid Unicode (an escaped lone "
+                                   "surrogate such as \\ud800)") from None
+    except Exception:  # nbformat's own complaints are for the grading to meet, as before
+        pass
     return nb

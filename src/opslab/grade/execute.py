@@ -15,12 +15,14 @@ import signal
 import sys
 import tempfile
 import threading
+import traceback
 from pathlib import Path
 from queue import Empty
 
 import nbformat
 
 STATUS_OK, STATUS_TIMEOUT, STATUS_CRASHED, STATUS_ERROR = "ok", "timeout", "crashed", "error"
+MAX_MESSAGE_BYTES = 256 * 2**20  # one message from a kernel; the output caps then keep far less of it
 
 
 def _client_class():
@@ -31,7 +33,8 @@ def _client_class():
     class GradingClient(PapermillNotebookClient):
         """papermill's client with an output cap and a per-cell timeout that never stops the run."""
 
-        output_limit = 200 * 1024
+        output_limit = 200 * 1024  # bytes of output received per cell
+        notebook_output_limit = 10 * 2**20  # ... and for the whole notebook
         interrupt_grace = 10
         on_kill = None  # set by the executor: kills the kernel (and everything the submission started)
         left: list | None = None  # set by the executor: what the notebook left running when its cells ended
@@ -42,18 +45,41 @@ def _client_class():
             if process is not None and self.left is not None:
                 self.left.extend(left_running(process.pid))
 
-        def output(self, outs, msg, display_id, cell_index):
+        def create_kernel_manager(self):
+            """The kernel manager, whose clients' sockets refuse any one message over MAX_MESSAGE_BYTES (it
+            never reaches this process's memory; the connection drops, and that notebook may stall until its
+            deadline: no honest notebook sends one output that large)."""
+            import zmq
+
+            manager = super().create_kernel_manager()
+            make_client, limit = manager.client, MAX_MESSAGE_BYTES
+
+            def client(**kwargs):
+                made = make_client(**kwargs)
+                made.context.setsockopt(zmq.MAXMSGSIZE, limit)  # the default of every socket made after this
+                return made
+
+            manager.client = client
+            return manager
+
+        def process_message(self, msg, cell, cell_index):
+            """Every message that adds to the notebook counts against the cell's cap and the notebook's:
+            outputs, display updates (which rewrite outputs in place, in any cell), comm (widget) data."""
+            if msg.get("msg_type") in ("status", "execute_input", "clear_output"):
+                return super().process_message(msg, cell, cell_index)
+            size = len(json.dumps(msg.get("content", {}), default=str)) + sum(len(b) for b in msg.get("buffers") or [])
             used = self._output_used.get(cell_index, 0)
-            if used > self.output_limit:
-                return None
-            size = len(json.dumps(msg.get("content", {}), default=str))
-            if used + size > self.output_limit:
-                note = f"[opslab grade: output beyond {self.output_limit // 1024} kB of this cell was dropped]\n"
-                outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
-                self._output_used[cell_index] = self.output_limit + 1
+            if used + size > self.output_limit or self._output_total + size > self.notebook_output_limit:
+                if cell_index not in self._output_capped:
+                    self._output_capped.add(cell_index)
+                    where = (f"{self.output_limit // 1024} kB of this cell" if used + size > self.output_limit
+                             else f"{self.notebook_output_limit // 1024} kB of this notebook")
+                    cell.outputs.append(nbformat.v4.new_output(
+                        "stream", name="stderr", text=f"[opslab grade: output beyond {where} was dropped]\n"))
                 return None
             self._output_used[cell_index] = used + size
-            return super().output(outs, msg, display_id, cell_index)
+            self._output_total += size
+            return super().process_message(msg, cell, cell_index)
 
         async def _async_handle_timeout(self, timeout, cell=None):
             self.timed_out.append(self.nb.cells.index(cell) if cell in self.nb.cells else -1)
@@ -83,7 +109,9 @@ def register_engine(client_class, final_path: Path, state: dict):
                                   startup_timeout=start_timeout, interrupt_on_timeout=True,
                                   raise_on_iopub_timeout=False, iopub_timeout=10, **kwargs)
             client._output_used, client.timed_out = {}, state["timed_out"]
+            client._output_total, client._output_capped = 0, set()
             client.output_limit, client.on_kill, client.left = state["output_limit"], state["kill"], state["left"]
+            client.notebook_output_limit = state["notebook_output_limit"]
             state["client"] = client
             try:
                 return client.execute()
@@ -104,6 +132,7 @@ def run(job: dict) -> dict:
     out, run_dir, uid = Path(job["out"]), Path(job["run"]), job["uid"]
     cell_timeout, notebook_timeout = job["cell_timeout"], job["notebook_timeout"]
     state = {"timed_out": [], "output_limit": job["output_kb"] * 1024, "deadline": False, "client": None,
+             "notebook_output_limit": job.get("notebook_output_kb", 10 * 1024) * 1024,
              "left": []}
 
     def kill() -> None:
@@ -205,15 +234,17 @@ def kernel_log_tail(out: Path, lines: int = 3) -> str:
 def serve() -> int:
     """Run jobs, one JSON line in, one JSON line out, until stdin closes.
 
-    The protocol moves to private descriptors and 0, 1, 2 become /dev/null, so kernels (which
-    inherit only those three) can neither read jobs nor write fake results.
+    The protocol moves to private descriptors and 0 and 1 become /dev/null, so kernels (which
+    inherit only 0, 1 and 2) can neither read jobs nor write fake results. 2 stays the executor's log
+    (what the grader quotes when this process dies), except while a job runs: then it is that job's
+    kernel log, so a kernel never holds the executor's.
     """
     jobs = os.fdopen(os.dup(0), "r")
     results = os.fdopen(os.dup(1), "w")
     devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
+    for fd in (0, 1):
         os.dup2(devnull, fd)
-    os.close(devnull)  # 0, 1 and 2 hold it now
+    os.close(devnull)  # 0 and 1 hold it now
     import papermill  # noqa: F401  (imported once for all jobs: that is the point of serving)
 
     with jobs, results:
@@ -222,6 +253,8 @@ def serve() -> int:
             try:
                 result = run(job)
             except Exception as err:  # never leave the grader waiting for an answer
+                traceback.print_exc()  # into the executor's log
+                sys.stderr.flush()
                 result = {"status": STATUS_ERROR, "detail": f"{type(err).__name__}: {err}", "timed_out_cells": []}
             results.write(json.dumps(result) + "\n")
             results.flush()

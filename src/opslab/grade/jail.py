@@ -22,6 +22,7 @@ import sys
 
 CLONE_NEWNET, CLONE_NEWNS = 0x40000000, 0x00020000
 MS_RDONLY, MS_BIND, MS_REC, MS_PRIVATE = 1, 4096, 16384, 1 << 18
+MS_NOSUID, MS_NODEV, MNT_DETACH = 2, 4, 2
 SYSTEM = ["/usr", "/etc", "/opt", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/sys"]
 
 
@@ -29,12 +30,19 @@ def _libc():
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    """mount(2), as the libc call takes it (``data``: the file system's options)."""
     def enc(value: str | None) -> bytes | None:
         return value.encode() if value is not None else None
 
     if _libc().mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
         raise OSError(ctypes.get_errno(), f"mount {source} on {target} failed")
+
+
+def unmount(target: str) -> None:
+    """umount2(2) with MNT_DETACH: gone from the tree now, freed when nothing uses it any more."""
+    if _libc().umount2(target.encode(), MNT_DETACH) != 0:
+        raise OSError(ctypes.get_errno(), f"umount {target} failed")
 
 
 def first_closed_folder(path: str) -> str | None:
@@ -58,18 +66,18 @@ def expose(paths: list[str]) -> None:
         return
     if _libc().unshare(CLONE_NEWNS) != 0:
         raise OSError(ctypes.get_errno(), "cannot make a mount namespace to expose the Python environment")
-    _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+    mount(None, "/", None, MS_REC | MS_PRIVATE, None)
     for folder in folders:
         inside = [p for p in paths if closed[p] == folder]
         handles = [os.open(p, os.O_PATH) for p in inside]
-        _mount("tmpfs", folder, "tmpfs", 0, "mode=0755")
+        mount("tmpfs", folder, "tmpfs", 0, "mode=0755")
         for path, handle in zip(inside, handles):
             if os.path.isdir(f"/proc/self/fd/{handle}"):
                 os.makedirs(path, exist_ok=True)
             else:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 open(path, "a").close()
-            _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC, None)
+            mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC, None)
             os.close(handle)
 
 

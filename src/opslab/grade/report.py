@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import html
 import re
+import signal
+import threading
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,16 +47,30 @@ class Grade:
         return sum(r.points for r in self.results)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def csv_cell(value):
+    """A text cell a spreadsheet shows as text: one starting with ``= + - @``, a tab or a carriage
+    return gets a leading ``'`` (OWASP's advice against CSV injection); anything not UTF-8 is replaced,
+    and a carriage return becomes a newline (the writer quotes cells with newlines, not with those)."""
+    if not isinstance(value, str):
+        return value
+    value = value.encode("utf-8", errors="replace").decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
 def write_csv(grades: list[Grade], questions: list[Question], path: Path, isolation: str = "") -> None:
-    """The gradebook; its ``isolation`` column says how the submissions were sandboxed (WEAK: ...)."""
-    with path.open("w", newline="") as f:
+    """The gradebook; its ``isolation`` column says how the submissions were sandboxed (WEAK: ...).
+    UTF-8, and no text cell a spreadsheet would run as a formula (:func:`csv_cell`)."""
+    with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["learner", *[q.id for q in questions], "total", "max", "status", "seconds", "detail",
                          "isolation"])
         for g in grades:
             earned = {r.id: r.earned for r in g.results}
-            writer.writerow([g.learner, *[earned.get(q.id, 0) for q in questions], g.total, g.maximum,
-                             g.status, f"{g.seconds:.1f}", g.detail, isolation])
+            writer.writerow([csv_cell(g.learner), *[earned.get(q.id, 0) for q in questions], g.total, g.maximum,
+                             csv_cell(g.status), f"{g.seconds:.1f}", csv_cell(g.detail), csv_cell(isolation)])
 
 
 def learner_copy(executed):
@@ -139,9 +157,100 @@ def _exporter():
                         exclude_output_prompt=True, filters={"clean_html": clean_html})
 
 
-def render_notebook(nb) -> str:
-    """The notebook as an HTML fragment (nbconvert, Markdown rendered, all HTML sanitized, no script)."""
-    body, _ = _exporter().from_notebook_node(safe_outputs(nbformat.from_dict(nb)))
+MAX_CELL_CHARS = 20_000  # a cell's source (or a rich output) rendered; beyond, shown cut, as text
+MAX_DEPTH = 64  # HTML or Markdown nesting rendered; deeper, shown as text (nesting costs quadratic time)
+MAX_PAGE_CHARS = 20_000_000  # a page's rendered notebook; beyond, the page links the notebook instead
+RENDER_SECONDS = 30  # rendering one page; beyond, the page links the notebook instead
+TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z][a-zA-Z0-9-]*)[^>]*?(/?)>")
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class RenderLimit(Exception):
+    """A page took too long to render."""
+
+
+def nesting(text: str) -> int:
+    """How deep ``text`` nests: HTML elements left open, Markdown quotes (``>``) and list indentation."""
+    depth = deepest = 0
+    for closing, name, self_closing in TAG.findall(text):
+        if name.lower() in VOID or self_closing:
+            continue
+        depth = max(depth - 1, 0) if closing else depth + 1
+        deepest = max(deepest, depth)
+    for line in text.splitlines():
+        stripped = line.lstrip(" \t>")
+        prefix = line[:len(line) - len(stripped)]
+        deepest = max(deepest, prefix.count(">"), len(prefix.expandtabs(4)) // 4)
+    return deepest
+
+
+def as_text(text: str, why: str) -> str:
+    """Markdown that shows ``text`` (cut to MAX_CELL_CHARS) verbatim, in a fence no line of it can close."""
+    cut = text[:MAX_CELL_CHARS]
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", cut)), default=0) + 1)
+    more = f", {len(text) - len(cut)} more characters not shown" if len(cut) < len(text) else ""
+    return f"*[opslab grade: {why}; shown as text{more}]*\n\n{fence}text\n{cut}\n{fence}\n"
+
+
+def bounded(nb):
+    """The notebook with what would be costly to render made plain: a Markdown cell too large or too
+    deeply nested shown as text, a code cell's source cut, an HTML or Markdown output too large or too
+    deep dropped (its plain text stays)."""
+    for cell in nb.cells:
+        source = cell.get("source", "")
+        if cell.cell_type == "markdown":
+            deep = nesting(source) > MAX_DEPTH
+            if deep or len(source) > MAX_CELL_CHARS:
+                cell.source = as_text(source, "this cell nests too deeply" if deep else "this cell is too large")
+        elif len(source) > MAX_CELL_CHARS:
+            cell.source = source[:MAX_CELL_CHARS] + f"\n# [opslab grade: {len(source) - MAX_CELL_CHARS} more " \
+                                                  "characters not shown]"
+        if cell.cell_type != "markdown" and cell.cell_type != "code":
+            cell.source = as_text(source, "a raw cell") if source else ""
+            cell.cell_type = "markdown"
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            for kind in ("text/html", "text/markdown"):
+                value = data.get(kind)
+                if isinstance(value, list):
+                    value = "".join(value)
+                if isinstance(value, str) and (len(value) > MAX_CELL_CHARS or nesting(value) > MAX_DEPTH):
+                    del data[kind]
+                    data.setdefault("text/plain", f"[opslab grade: a {kind} output too large or too deeply "
+                                                  "nested to show]")
+    return nb
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Raise RenderLimit in this block after ``seconds`` (SIGALRM: in the main thread only; elsewhere
+    the size and depth limits alone bound the work)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum, frame):
+        raise RenderLimit(f"rendering took longer than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def render_notebook(nb, seconds: float = RENDER_SECONDS) -> str:
+    """The notebook as an HTML fragment (nbconvert, Markdown rendered, all HTML sanitized, no script),
+    within the size, depth and time limits; raises RenderLimit when it cannot be."""
+    node = bounded(safe_outputs(nbformat.from_dict(nb)))
+    with time_limit(seconds):
+        body, _ = _exporter().from_notebook_node(node)
+    if len(body) > MAX_PAGE_CHARS:
+        raise RenderLimit(f"the rendered notebook would be {len(body) // 2**20} MB")
     return body
 
 
@@ -157,7 +266,8 @@ def feedback_html(grade: Grade, lab: str, notebook_name: str | None, nb_html: st
         f'<td class="{"pass" if r.earned else "fail"}">{"passed" if r.earned else html.escape(r.message)}</td></tr>'
         for r in grade.results)
     name = html.escape(notebook_name or "")
-    link = (f'<p>Your notebook as the grader ran it: <a href="{name}">{name}'
+    href = html.escape(urllib.parse.quote(notebook_name or ""))  # a learner id may hold # ? % or spaces
+    link = (f'<p>Your notebook as the grader ran it: <a href="{href}">{name}'
             f"</a> (shown below).</p>") if notebook_name else ""
     detail = f"<p>{html.escape(grade.detail)}</p>" if grade.detail else ""
     return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
@@ -175,9 +285,17 @@ def write_feedback(grade: Grade, lab: str, folder: Path) -> None:
     if grade.executed is not None:
         copy = learner_copy(grade.executed)
         notebook_name = f"{grade.learner}.ipynb"
-        (folder / notebook_name).write_text(nbformat.writes(copy))
-        nb_html = render_notebook(copy)
-    (folder / f"{grade.learner}.html").write_text(feedback_html(grade, lab, notebook_name, nb_html))
+        # errors="replace": text no UTF-8 file can hold (a lone surrogate a kernel printed) becomes "?"
+        (folder / notebook_name).write_text(nbformat.writes(copy), encoding="utf-8", errors="replace")
+        try:
+            nb_html = render_notebook(copy)
+        except RenderLimit as err:
+            nb_html = f"<p>(not shown here: {html.escape(str(err))}; the notebook itself is linked above)</p>"
+        except Exception as err:  # whatever a notebook holds, the batch goes on and the page is written
+            nb_html = (f"<p>(not shown here: it could not be rendered, {html.escape(type(err).__name__)}; the "
+                       "notebook itself is linked above)</p>")
+    page = feedback_html(grade, lab, notebook_name, nb_html)
+    (folder / f"{grade.learner}.html").write_text(page, encoding="utf-8", errors="replace")
 
 
 def summary(grades: list[Grade], questions: list[Question], out: Path, isolation: str) -> str:

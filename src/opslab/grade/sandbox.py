@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,8 @@ class Isolation:
     private_tmp: bool = False  # /tmp and /dev/shm are the submission's own
     whole_memory: bool = False  # a cgroup limits the submission's memory and processes as a whole
     problem: str = ""  # why the sandbox could not be made, when it could not
+    cpu: bool = False  # the cgroup controls its CPU too (a fair share, and a cap with --cpus)
+    disk_quota: bool = False  # its working folder is a file system of its own (size and file count)
 
     @property
     def complete(self) -> bool:
@@ -52,7 +55,10 @@ class Isolation:
         user = "own user id per submission" if self.own_user else "same user as the grader (run as root to isolate)"
         memory = ("memory and processes limited per submission (cgroup)" if self.whole_memory
                   else "memory limited per process only (no cgroup)")
-        return f"{head}; {user}; {memory}; file-size and time limits"
+        cpu = "CPU shared fairly between submissions (cgroup)" if self.cpu else "no CPU control per submission"
+        disk = ("its own folder's size and file count limited" if self.disk_quota
+                else "no disk quota (run as root for one)")
+        return f"{head}; {user}; {memory}; {cpu}; {disk}; file-size and time limits"
 
 
 class IsolationError(RuntimeError):
@@ -71,55 +77,86 @@ except OSError:
     seen = []
 devices = [line.split(":")[0].strip() for line in open("/proc/net/dev").read().splitlines()[2:]]
 print(json.dumps({"uid": os.getuid(), "hidden_seen": seen, "devices": devices,
-                  "tmp_seen": os.path.exists(sys.argv[2])}))
+                  "shown_seen": os.path.exists(sys.argv[3]), "tmp_seen": os.path.exists(sys.argv[2])}))
 """
 
 
 _probed: dict[bool, Isolation] = {}
 
 
+def canary_parent() -> Path:
+    """Where the probe puts the folder it must not see: not under /tmp, which the sandbox replaces
+    anyway (a canary there would be hidden whether or not the hiding works)."""
+    for folder in (Path("/var/tmp"), Path.home() / ".cache"):
+        if folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
+            return folder
+    raise RuntimeError("no writable folder outside /tmp for the sandbox probe (/var/tmp or ~/.cache)")
+
+
+def sandbox_report(hide: bool = True) -> dict:
+    """Run the real sandbox once with a small script and say what it could see.
+
+    The probe's folder is shown to the sandbox (as the Python environment is) and holds a folder
+    that must be hidden (``--hide``, as a solutions folder inside a shown one would be) next to a
+    file that must be seen; a file sits in the host's /tmp. ``hide=False`` leaves out the hiding rule
+    (to check that the probe notices). Keys: uid, hidden_seen, shown_seen, devices, tmp_seen (from the
+    sandbox), expected_uid, disk_quota, problem (why it could not run, or '')."""
+    own_user = os.geteuid() == 0
+    canary_dir = Path(tempfile.mkdtemp(prefix="opslab-probe-", dir=canary_parent()))
+    tmp_handle, tmp_canary = tempfile.mkstemp(prefix="opslab-probe-", dir="/tmp")
+    os.close(tmp_handle)
+    claimed: list = []
+    try:
+        hidden = canary_dir / "hidden"
+        hidden.mkdir()
+        (hidden / "secret").write_text("the sandbox must not see this")
+        (canary_dir / "shown").write_text("the sandbox sees this")
+        for path in (canary_dir, hidden, canary_dir / "shown", hidden / "secret", Path(tmp_canary)):
+            path.chmod(0o755)  # readable by anyone: only the sandbox can hide it
+        claimed.extend(claim_uids(1) if own_user else [])  # never a uid another grader uses
+        workspace = Workspace(canary_dir / "ws", claimed[0][0] if claimed else 0, disk_mb=8, files=64)
+        workspace.create()
+        report = {"expected_uid": workspace.uid, "disk_quota": workspace.quota, "problem": ""}
+        try:
+            if bwrap_path() is None:
+                report["problem"] = "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+                return report
+            argv = [*jail_argv(workspace, Limits(), True, hidden=(hidden,) if hide else (), connection_file=None,
+                               shown=(canary_dir,)),
+                    sys.executable, "-S", "-c", _PROBE, str(hidden), tmp_canary, str(canary_dir / "shown")]
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+            if done.returncode == 0:
+                report.update(json.loads(done.stdout.strip().splitlines()[-1]))
+            else:
+                report["problem"] = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1][:300]
+            return report
+        finally:
+            workspace.remove()
+    finally:
+        for _, handle in claimed:
+            handle.close()
+        shutil.rmtree(canary_dir, ignore_errors=True)
+        os.unlink(tmp_canary)
+
+
 def probe_isolation() -> Isolation:
-    """Run the real sandbox once with a small script and see what it could see: a folder that must
-    be hidden, the network devices, a file in the host's /tmp. Cached per process."""
+    """What the sandbox really does here (:func:`sandbox_report`), and whether cgroups can limit a
+    submission. Cached per process."""
     own_user = os.geteuid() == 0
     if own_user in _probed:
         return _probed[own_user]
     from opslab.grade import cgroup
 
     whole_memory = cgroup.available()
-    canary_dir = Path(tempfile.mkdtemp(prefix="opslab-probe-"))
-    claimed: list = []
-    try:
-        hidden = canary_dir / "hidden"
-        hidden.mkdir()
-        (hidden / "secret").write_text("the sandbox must not see this")
-        canary_dir.chmod(0o755)
-        hidden.chmod(0o755)  # readable by anyone: only the sandbox can hide it
-        tmp_canary = canary_dir / "in-host-tmp"
-        tmp_canary.write_text("")
-        claimed.extend(claim_uids(1) if own_user else [])  # never a uid another grader uses
-        workspace = Workspace(canary_dir / "ws", claimed[0][0] if claimed else 0)
-        workspace.create()
-        problem, report = "", None
-        if bwrap_path() is None:
-            problem = "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
-        else:
-            argv = [*jail_argv(workspace, Limits(), True, hidden=(hidden,), connection_file=None),
-                    sys.executable, "-S", "-c", _PROBE, str(hidden), str(tmp_canary)]
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-            if done.returncode == 0:
-                report = json.loads(done.stdout.strip().splitlines()[-1])
-            else:
-                problem = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1][:300]
-        if report is None:
-            isolation = Isolation(own_user, False, problem=problem, whole_memory=whole_memory)
-        else:
-            isolation = Isolation(own_user and report["uid"] == workspace.uid, report["devices"] == ["lo"], True,
-                                  report["hidden_seen"] == [], not report["tmp_seen"], whole_memory)
-    finally:
-        for _, handle in claimed:
-            handle.close()
-        shutil.rmtree(canary_dir, ignore_errors=True)
+    report = sandbox_report()
+    common = {"whole_memory": whole_memory, "cpu": whole_memory and cgroup.cpu_limited(),
+              "disk_quota": report["disk_quota"]}
+    if "uid" not in report:
+        isolation = Isolation(own_user, False, problem=report["problem"], **common)
+    else:
+        isolation = Isolation(own_user and report["uid"] == report["expected_uid"], report["devices"] == ["lo"],
+                              True, report["hidden_seen"] == [] and report["shown_seen"], not report["tmp_seen"],
+                              **common)
     _probed[own_user] = isolation
     return isolation
 
@@ -131,7 +168,12 @@ class Limits:
     memory_mb: int = 4096
     processes: int = 256
     output_kb: int = 200  # output kept per cell; the rest is dropped with a note
+    notebook_output_kb: int = 10 * 1024  # output kept for the whole notebook; the rest is dropped likewise
     tmp_mb: int = 512  # size of the submission's private /tmp and /dev/shm (each)
+    disk_mb: int = 2048  # size of its working folder (its own tmpfs, as root), and the largest file it may write
+    files: int = 200_000  # files and folders its working folder may hold
+    cpus: float = 0.0  # cores it may use at once, with all it started (as root, with cgroups); 0: no cap, but
+    # every submission's cgroup has the same CPU weight, so under contention each gets its fair share
 
 
 @dataclass
@@ -141,6 +183,8 @@ class Workspace:
 
     root: Path
     uid: int  # 0: same user as the grader
+    disk_mb: int = 0  # as root: ``work`` is a tmpfs of its own this large (0: a plain folder)
+    files: int = 0  # ... holding at most this many files and folders
 
     @property
     def work(self) -> Path:
@@ -156,8 +200,9 @@ class Workspace:
 
     @property
     def answers(self) -> Path:
-        """Where the answer cells write plain data for the judge (in ``run``: new for every run)."""
-        return self.run / "answers"
+        """Where the answer cells write plain data for the judge: in ``work``, within its disk quota;
+        emptied before every run (:meth:`reuse`), so a run is judged on its own answers only."""
+        return self.work / ".opslab-answers"
 
     def create(self) -> None:
         self.root.mkdir(parents=True)
@@ -165,6 +210,14 @@ class Workspace:
         for folder in (self.work, self.run, self.out):
             folder.mkdir()
             folder.chmod(0o700)
+        if self.disk_mb and os.geteuid() == 0:  # a quota: filling it costs no other submission anything
+            from opslab.grade.jail import MS_NODEV, MS_NOSUID, mount
+
+            try:
+                mount("tmpfs", str(self.work), "tmpfs", MS_NOSUID | MS_NODEV,
+                      f"size={self.disk_mb}m,nr_inodes={self.files or 1_000_000},mode=0700")
+            except OSError:  # no CAP_SYS_ADMIN (a container): a plain folder, and the probe says so
+                pass
         # IPython's folder exists before the executor (root) looks up kernel specs, which would create it
         # as root's: the kernel would find it unwritable and warn that it falls back to a temp folder
         self.ipython.mkdir()
@@ -179,13 +232,18 @@ class Workspace:
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
             folder.chmod(0o700)
+        if self.answers.is_symlink() or self.answers.is_file():  # the last run's answers are not this run's
+            self.answers.unlink()
+        shutil.rmtree(self.answers, ignore_errors=True)
         if self.ipython.is_symlink() or self.ipython.is_file():  # the last run may have replaced it
             self.ipython.unlink()
         self.ipython.mkdir(exist_ok=True)
         if self.uid and self.work.stat().st_uid != self.uid:
-            for folder, dirs, files in os.walk(self.work):
-                for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
-                    os.chown(name, self.uid, self.uid, follow_symlinks=False)
+            # by descriptor, never by path: no symbolic link is followed, however deep the tree
+            for _, dirs, files, folder in os.fwalk(self.work, follow_symlinks=False):
+                os.chown(folder, self.uid, self.uid)
+                for name in dirs + files:
+                    os.chown(name, self.uid, self.uid, dir_fd=folder, follow_symlinks=False)
         elif self.uid:
             os.chown(self.ipython, self.uid, self.uid, follow_symlinks=False)
 
@@ -193,23 +251,58 @@ class Workspace:
     def ipython(self) -> Path:
         return self.work / ".ipython"
 
+    @property
+    def quota(self) -> bool:
+        """Whether ``work`` is a file system of its own (size and file count limited)."""
+        return os.path.ismount(self.work)
+
     def remove(self) -> None:
+        if self.quota:
+            from opslab.grade.jail import unmount
+
+            unmount(str(self.work))
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+SCRATCH_PREFIX = "opslab-grade-"  # a grader's scratch folder: opslab-grade-<its pid>-<random>
+
+
+def sweep_workspaces(parent: Path) -> list[Path]:
+    """Unmount the working folders (tmpfs) a killed grader left in ``parent`` and remove its scratch
+    folder; a grader's scratch folder is named after its process id, so a running one is never touched."""
+    from opslab.grade.jail import unmount
+
+    swept = []
+    for folder in parent.glob(f"{SCRATCH_PREFIX}*-*"):
+        owner = folder.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if not owner.isdigit() or Path(f"/proc/{owner}").exists():
+            continue
+        for work in folder.glob("*/work"):
+            if os.path.ismount(work):
+                try:
+                    unmount(str(work))
+                except OSError:
+                    continue
+        shutil.rmtree(folder, ignore_errors=True)
+        swept.append(folder)
+    return swept
+
+
 def jail_argv(workspace: Workspace, limits: Limits, strong: bool, hidden: tuple[Path, ...] = (),
-              connection_file: str | None = "{connection_file}", cgroups: tuple[str, ...] = ()) -> list[str]:
-    """The launcher's command line up to the kernel's (opslab.grade.jail, which ends in bubblewrap)."""
+              connection_file: str | None = "{connection_file}", cgroups: tuple[str, ...] = (),
+              shown: tuple[Path, ...] = ()) -> list[str]:
+    """The launcher's command line up to the kernel's (opslab.grade.jail, which ends in bubblewrap).
+    ``shown``: folders to show read-only besides the Python environment."""
     # run as a file with -S: the jail needs only the standard library, so it starts in a few ms
     jail = [sys.executable, "-S", str(Path(__file__).with_name("jail.py")), "--memory-mb", str(limits.memory_mb),
-            "--tmp-mb", str(limits.tmp_mb), "--workdir", str(workspace.work)]
+            "--tmp-mb", str(limits.tmp_mb), "--file-mb", str(limits.disk_mb), "--workdir", str(workspace.work)]
     if workspace.uid:
         jail += ["--uid", str(workspace.uid), "--own", str(workspace.run), "--processes", str(limits.processes)]
         if connection_file:
             jail += ["--own", connection_file]
     for folder in cgroups:
         jail += ["--cgroup", folder]
-    for path in interpreter_paths():
+    for path in [*interpreter_paths(), *map(str, shown)]:
         jail += ["--expose", path]
     if not strong:
         return [*jail, "--weak", "--no-network", "--"]
@@ -311,17 +404,42 @@ def claim_uids(count: int, locks: Path = RUNTIME) -> list:
     raise RuntimeError("no free sandbox user id")
 
 
-def kill_user(uid: int) -> None:
-    """Kill every process of the sandbox user ``uid`` (never root or the grader's own user)."""
+def runs_as(pid: int, uid: int) -> bool:
+    """Whether process ``pid`` is alive (not a zombie) with ``uid`` as its real, effective, saved or
+    file-system user id."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                      if ":" in line)
+    except OSError:
+        return False
+    return str(uid) in fields.get("Uid", "").split() and not fields.get("State", "").strip().startswith(("Z", "X"))
+
+
+def kill_user(uid: int, rounds: int = 200) -> None:
+    """Kill every process of the sandbox user ``uid`` (never root or the grader's own user).
+
+    No fork (the grader calls this from its worker threads): each process is found in /proc, held by a
+    pidfd (so a recycled pid is never hit), checked again and killed; again until none is left, since
+    one may fork while the others die."""
     if uid < FIRST_UID:
         return
-    pid = os.fork()
-    if pid == 0:  # a child that becomes the user and kills everything that user runs, itself last
-        try:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            os.kill(-1, signal.SIGKILL)
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
+    for _ in range(rounds):
+        killed = 0
+        for pid in (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()):
+            if not runs_as(pid, uid):
+                continue
+            try:
+                handle = os.pidfd_open(pid)
+            except OSError:
+                continue
+            try:
+                if runs_as(pid, uid):  # still that user's process, now that it is held
+                    signal.pidfd_send_signal(handle, signal.SIGKILL)
+                    killed += 1
+            except OSError:
+                pass
+            finally:
+                os.close(handle)
+        if not killed:
+            return
+        time.sleep(0.005)

@@ -11,6 +11,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from opslab.grade.report import csv_cell
+
 SHARD_FILE = "shard.json"
 
 
@@ -76,7 +78,7 @@ def merge(folders: list[Path], out: Path) -> tuple[list[dict], dict]:
     shards = read_shards(folders)
     rows, header = [], None
     for shard in shards:
-        with (shard.folder / "grades.csv").open(newline="") as f:
+        with (shard.folder / "grades.csv").open(newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
             header = header or reader.fieldnames
             rows += list(reader)
@@ -86,8 +88,8 @@ def merge(folders: list[Path], out: Path) -> tuple[list[dict], dict]:
     for shard in shards:
         for page in sorted((shard.folder / "feedback").iterdir()):
             shutil.copy2(page, out / "feedback" / page.name)
-    with (out / "grades.csv").open("w", newline="") as f:
+    with (out / "grades.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
     return rows, shards[0].manifest
