@@ -39,7 +39,8 @@ def main(solution: Path, submissions: Path, out: Path, rerun: bool = False) -> N
         if rerun:  # one after the other, the solution in the home the learner version left
             grades = [grader.grade("untouched", paths["untouched"]),
                       grader.grade("solution", paths["solution"], home_of="untouched", reference=True)]
-            shutil.move(grader.workspaces["solution"], out / "home")  # same file system: a rename
+            # a copy: the working folder may be a file system of its own (the disk quota), which close() unmounts
+            shutil.copytree(grader.workspaces["solution"], out / "home", symlinks=True)
         else:
             with ThreadPoolExecutor(2) as pool:
                 runs = [pool.submit(grader.grade, "solution", paths["solution"], reference=True),

@@ -452,6 +452,7 @@ def test_kept_working_folders_are_unmounted_when_the_grader_closes(tmp_path):
     grader = Grader(TINY, Limits(notebook_seconds=60, cell_seconds=30), probe_isolation(), workers=1,
                     keep_workspaces=True)
     try:
+        grader.self_check()  # the judge's reference
         assert grader.grade("ada", tmp_path / "ada.ipynb").total == 6
         assert os.path.ismount(grader.workspaces["ada"])
     finally:
