@@ -12,9 +12,11 @@ import pytest
 from conftest import REPO
 
 # Every chapter of every module and of the capstone, found by glob so that a new one is held to the same form
-# the day it lands. Not chapters, so not included: book/intro.md (the book's landing page) and
+# the day it lands; book/before_you_start.md (the primer) is held to it too. Not chapters, so not included:
+# book/intro.md (the book's landing page) and
 # book/instructors/*.md (reference pages for teachers, with no lab to prepare for).
-CHAPTERS = sorted({*(REPO / "book").glob("m[0-9]*/**/*.md"), *(REPO / "book" / "capstone").glob("*.md")})
+CHAPTERS = sorted({*(REPO / "book").glob("m[0-9]*/**/*.md"), *(REPO / "book" / "capstone").glob("*.md"),
+                   REPO / "book" / "before_you_start.md"})
 FIGURE = re.compile(r"^```\{figure\}\s+(\S+)", re.MULTILINE)
 
 
