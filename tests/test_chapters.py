@@ -116,7 +116,8 @@ def chapter_text(chapter) -> str:
 def test_normalizing_meets_a_query_written_in_python_and_in_a_chapter():
     assert normalized("""REQUEST_RATE = f'sum(rate(x_total{{endpoint="/p"}}[{WINDOW}]))'""") == \
         normalized('sum(rate(x_total{endpoint="/p"}[5m]))')
-    assert normalized("RUN pip wheel --no-deps --wheel-dir /wheels . \\\\") == "RUN pip wheel --no-deps --wheel-dir /wheels ."
+    line = "RUN pip wheel --no-deps --wheel-dir /wheels . \\\\"
+    assert normalized(line) == "RUN pip wheel --no-deps --wheel-dir /wheels ."
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: f"{p.parent.name}/{p.stem}")

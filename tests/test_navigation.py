@@ -86,7 +86,8 @@ def test_the_labs_are_numbered_in_the_order_the_book_lists_them():
 
 def test_every_lab_states_its_time_and_its_basis():
     for path in SOLUTIONS:
-        assert TIME.search(first_cell(path)), f"{path.name}: no '**Time.** About N minutes ... Basis: ...' in its first cell"
+        assert TIME.search(first_cell(path)), \
+            f"{path.name}: no '**Time.** About N minutes ... Basis: ...' in its first cell"
 
 
 def test_a_reference_to_a_lab_of_another_title_is_caught():
@@ -131,4 +132,5 @@ def test_the_course_total_in_the_introduction_adds_up():
     assert total and int(total[1]) == sum(int(r[2]) for r in rows) and int(total[2]) == sum(int(r[3]) for r in rows)
     hours = (int(total[1]) + int(total[2]) + 30) / 60
     stated = re.search(r"About \*\*(\d+) hours\*\* in all", intro)
-    assert stated and abs(int(stated[1]) - hours) < 1, f"the intro says {stated and stated[1]} hours, the sum is {hours:.1f}"
+    assert stated and abs(int(stated[1]) - hours) < 1, \
+        f"the intro says {stated and stated[1]} hours, the sum is {hours:.1f}"
