@@ -83,8 +83,8 @@ def test_act_command_replaces_every_action_and_refuses_an_unknown_one(project, t
     cmd = act_command(project, tmp_path)
     assert cmd[cmd.index("-P") + 1] == "ubuntu-latest=-self-hosted"
     replaced = {cmd[i + 1].split("=")[0] for i, arg in enumerate(cmd) if arg == "--local-repository"}
-    assert replaced == {"actions/checkout@v4", "actions/setup-python@v5", "actions/cache@v4",
-                        "actions/upload-artifact@v4"}
+    assert replaced == {"actions/checkout@v7", "actions/setup-python@v7", "actions/cache@v5",
+                        "actions/upload-artifact@v7"}
     assert all((tmp_path / "action-standins" / name / "action.yml").is_file() for name in STANDINS)
     other = tmp_path / "other"
     (other / ".github/workflows").mkdir(parents=True)

@@ -43,10 +43,12 @@ def test_dry_run_reports_the_newest_releases_and_leaves_the_pins_alone(tmp_path)
                     "opslab-fake-gone==0.1\n")
     before = pins.read_bytes()
     out = tmp_path / "out"
+    root, actions = workflows_and_actions(tmp_path, {"acme/build": ("v3", "node24")})
     done = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "try_newest.py"), "--dry-run", "--out", str(out),
          "--requirements-in", str(requirements_in), "--pins", str(pins),
-         "--pip-args", f"--no-index --find-links {index}"],
+         "--pip-args", f"--no-index --find-links {index}",
+         "--workflows-root", str(root), "--actions-from", str(actions)],
         capture_output=True, text=True, timeout=120,
         env={**os.environ, "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")})
     assert done.returncode == 0, done.stderr
@@ -60,6 +62,64 @@ def test_dry_run_reports_the_newest_releases_and_leaves_the_pins_alone(tmp_path)
     assert "| opslab-fake-gone | 0.1 | (no longer needed) |  |" in text
     assert "held" not in text, "a package at its newest allowed release is no change"
     assert "Dry run" in text
+    assert "| `acme/build@v3` | node24 |  | .github/workflows/ci.yml |" in text
+
+
+def workflows_and_actions(tmp_path: Path, used: dict[str, tuple[str, str]]) -> tuple[Path, Path]:
+    """A repository whose workflow uses each ``name@ref`` of ``used``, and a local copy of their action.yml files."""
+    root, actions = tmp_path / "repo", tmp_path / "actions"
+    (root / ".github" / "workflows").mkdir(parents=True)
+    steps = "".join(f"      - uses: {name}@{ref}\n" for name, (ref, _) in used.items())
+    (root / ".github" / "workflows" / "ci.yml").write_text(
+        "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n" + steps)
+    for name, (ref, using) in used.items():
+        (actions / name / ref).mkdir(parents=True)
+        (actions / name / ref / "action.yml").write_text(
+            f"name: {name}\ninputs:\n  using:\n    description: not the runtime\n"
+            f"runs:\n  using: '{using}'\n  main: dist/index.js\n")
+    return root, actions
+
+
+def test_runs_using_is_read_from_the_runs_mapping_only():
+    text = ("name: x\ndescription: using: node12 in prose\ninputs:\n  using:\n    default: node16\n"
+            "runs:  # the runtime\n  main: index.js\n  using: \"node20\"\nbranding:\n  using: node99\n")
+    assert try_newest.runs_using(text) == "node20"
+    assert try_newest.runs_using("runs:\n  using: composite\n  steps: []\n") == "composite"
+    assert try_newest.runs_using("name: no runs\n") is None
+    assert [try_newest.node_major(u) for u in ("node24", "node20", "composite", "docker", None)] == [24, 20, None,
+                                                                                                    None, None]
+
+
+def test_actions_used_finds_remote_actions_and_skips_local_and_docker_ones():
+    text = ("steps:\n  - uses: actions/checkout@v7\n  - name: x\n    uses: 'actions/cache@v5'  # keep\n"
+            "  - uses: ./.github/actions/mine\n  - uses: docker://alpine:3\n"
+            "  - uses: github/codeql-action/init@v4\n  - run: echo uses: fake/thing@v1\n")
+    assert try_newest.actions_used(text) == {"actions/checkout@v7", "actions/cache@v5", "github/codeql-action/init@v4"}
+
+
+def test_an_action_on_an_old_node_is_reported_and_fails_the_run(tmp_path):
+    root, actions = workflows_and_actions(tmp_path, {"acme/old": ("v4", "node20"), "acme/new": ("v5", "node24"),
+                                                    "acme/steps": ("v1", "composite")})
+    runtimes = {r.action: r for r in try_newest.check_actions(root, actions)}
+    assert [a for a, r in runtimes.items() if r.outdated] == ["acme/old@v4"]
+    assert runtimes["acme/steps@v1"].using == "composite" and not runtimes["acme/steps@v1"].outdated
+    text = try_newest.actions_summary(list(runtimes.values()))
+    assert "1 on a Node older than node24" in text
+    assert "| `acme/old@v4` | node20 | **older than node24: move to a newer major** |" in text
+    missing = try_newest.check_actions(root, tmp_path / "nowhere")
+    assert all(r.using is None and not r.outdated for r in missing)
+    assert "whose action.yml could not be read" in try_newest.actions_summary(missing)
+    requirements_in, pins = tmp_path / "requirements.in", tmp_path / "requirements.txt"
+    requirements_in.write_text("")
+    pins.write_text("")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "try_newest.py"), "--dry-run", "--out", str(tmp_path / "out"),
+         "--requirements-in", str(requirements_in), "--pins", str(pins), "--pip-args=--no-index",
+         "--workflows-root", str(root), "--actions-from", str(actions)],
+        capture_output=True, text=True, timeout=120, env={k: v for k, v in os.environ.items()
+                                                          if k != "GITHUB_STEP_SUMMARY"})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "acme/old@v4` | node20" in (tmp_path / "out" / "summary.md").read_text()
 
 
 def test_the_summary_names_what_broke(tmp_path):
