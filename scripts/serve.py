@@ -58,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prometheus-port", type=int, default=9090, help="Prometheus (another if taken)")
     parser.add_argument("--alertmanager-port", type=int, default=9093, help="Alertmanager (another if taken)")
     parser.add_argument("--webhook-port", type=int, default=9095, help="the alert webhook receiver")
-    parser.add_argument("--site", type=Path, help="a built book to serve as it is (default: build and serve "
-                        "the repository's book, its labs executed behind a preview)")
+    parser.add_argument("--book", type=Path, default=REPO, help="the book to build and serve, its labs executed "
+                        "behind a preview (default: the repository's)")
+    parser.add_argument("--site", type=Path, help="a built book to serve as it is instead")
     args = parser.parse_args(argv)
     if args.site is not None and not (args.site / "index.html").exists():
         print(f"serve: no built book in {args.site}; run `make book` first", file=sys.stderr)
@@ -90,14 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         webhook_port=pick_port(args.host, args.webhook_port, "the webhook receiver"),
     )
     httpd = None
-    book = BookSite(REPO) if args.site is None else None
+    book = BookSite(args.book.resolve()) if args.site is None else None
     try:
         if book is not None:  # the book first: a learner can read while the rest starts and the labs execute
             print("building the book's preview (labs not executed yet)", flush=True)
             book.show(book.build_preview())
             httpd = serve_site(book.served, args.host, args.port)
             print(f"book (preview): http://{args.host}:{args.port}/ (the labs execute behind it: "
-                  f"{book.full_log.relative_to(REPO)})", flush=True)
+                  f"{book.full_log})", flush=True)
             book.start_full_build()
         else:
             httpd = serve_site(args.site, args.host, args.port)

@@ -4,27 +4,16 @@ On a small book of its own (one page, one notebook), so it takes seconds, not th
 
 import time
 
-import nbformat
 import pytest
 from book_site import BANNER, BookSite
 
+from book_support import PRINTED, write_small_book
+
 pytestmark = pytest.mark.notebooks
-
-PRINTED = "executed-here-" + "42"  # the notebook's output, written so its source does not show it
-
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
-    root = tmp_path_factory.mktemp("small-book")
-    (root / "_config.yml").write_text(
-        'title: "A small book"\nonly_build_toc_files: true\n'
-        "execute:\n  execute_notebooks: cache\n  allow_errors: false\n  timeout: 120\n")
-    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: lab\n")
-    (root / "intro.md").write_text("# A small book\n\nPage one.\n")
-    lab = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A lab"),
-                                          nbformat.v4.new_code_cell('print("executed-here-" + str(6 * 7))')])
-    lab.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(lab, root / "lab.ipynb")
+    root = write_small_book(tmp_path_factory.mktemp("small-book"))
     site = BookSite(root)
     yield site
     site.stop()
