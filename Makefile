@@ -10,8 +10,9 @@ PORT ?= 8080
 setup:
 	@VENV=$(VENV) scripts/setup.sh
 
-## Build the book (executing its notebooks through the cache) and serve it with the live pieces.
-serve: book
+## Serve the book at once (a preview; its labs execute behind it, through the cache, and the full book
+## replaces the preview when done) with the live pieces (scripts/serve.py, scripts/book_site.py).
+serve: setup
 	$(BIN)/python scripts/serve.py --port $(PORT)
 
 book: setup

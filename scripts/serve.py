@@ -1,7 +1,9 @@
 """`make serve`: the book site, the lab server, the Gradio demo and the monitoring stack, until Ctrl-C.
 
-Trains the course's default model first when the registry has none (a fresh clone), starts
-Prometheus (scraping the lab server, with the course's rules) and Alertmanager (notifying a local
+Serves the book first: a preview built with execution off, under a banner, while the full build executes
+every lab behind it and replaces it when done (scripts/book_site.py); ``--site DIR`` serves a built site
+as it is instead. Then trains the course's default model when the registry has none (a fresh clone),
+starts Prometheus (scraping the lab server, with the course's rules) and Alertmanager (notifying a local
 webhook receiver), prints every URL, and stops everything on Ctrl-C or SIGTERM.
 """
 
@@ -16,6 +18,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from book_site import BookError, BookSite
 
 from opslab.background import BackgroundServer, ServerError, free_port, opslab_command, port_is_free
 from opslab.env import labs_home
@@ -54,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prometheus-port", type=int, default=9090, help="Prometheus (another if taken)")
     parser.add_argument("--alertmanager-port", type=int, default=9093, help="Alertmanager (another if taken)")
     parser.add_argument("--webhook-port", type=int, default=9095, help="the alert webhook receiver")
-    parser.add_argument("--site", type=Path, default=REPO / "_build" / "html", help="the built book")
+    parser.add_argument("--book", type=Path, default=REPO, help="the book to build and serve, its labs executed "
+                        "behind a preview (default: the repository's)")
+    parser.add_argument("--site", type=Path, help="a built book to serve as it is instead")
     args = parser.parse_args(argv)
-    if not (args.site / "index.html").exists():
+    if args.site is not None and not (args.site / "index.html").exists():
         print(f"serve: no built book in {args.site}; run `make book` first", file=sys.stderr)
         return 1
 
@@ -85,7 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         webhook_port=pick_port(args.host, args.webhook_port, "the webhook receiver"),
     )
     httpd = None
+    book = BookSite(args.book.resolve()) if args.site is None else None
     try:
+        if book is not None:  # the book first: a learner can read while the rest starts and the labs execute
+            print("building the book's preview (labs not executed yet)", flush=True)
+            book.show(book.build_preview())
+            httpd = serve_site(book.served, args.host, args.port)
+            print(f"book (preview): http://{args.host}:{args.port}/ (the labs execute behind it: "
+                  f"{book.full_log})", flush=True)
+            book.start_full_build()
+        else:
+            httpd = serve_site(args.site, args.host, args.port)
         subprocess.run(opslab_command("train"), check=True)  # says "nothing to do" when the champion exists
         print("starting the lab server and the demo", flush=True)
         server.launch()
@@ -93,7 +109,6 @@ def main(argv: list[str] | None = None) -> int:
         server.wait_until_ready()
         monitoring.start()
         demo.wait_until_ready()
-        httpd = serve_site(args.site, args.host, args.port)
         print(f"\nbook:          http://{args.host}:{args.port}/", flush=True)
         print(f"lab server:    {server_url}/docs", flush=True)
         print(f"demo:          {demo_url}/", flush=True)
@@ -102,6 +117,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"alert webhook: {monitoring.webhook.base_url}/received", flush=True)
         print("Ctrl-C stops them all.", flush=True)
         while True:
+            if book is not None and book.full_build_state() in ("done", "failed"):
+                if book.full_build_state() == "done":
+                    book.show(book.full_html)
+                    print("book: every lab executed; the full book is served now", flush=True)
+                else:
+                    print(f"serve: the book's full build failed; the preview stays (see {book.full_log})",
+                          file=sys.stderr, flush=True)
+                book.full = None
             for piece in (server, demo, monitoring.prometheus, monitoring.alertmanager, monitoring.webhook):
                 if piece.process.poll() is not None:
                     print(f"serve: the {piece.name} stopped:\n{piece.output()}", file=sys.stderr)
@@ -110,10 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nstopping the book, the lab server, the demo and the monitoring stack", flush=True)
         return 0
-    except (ServerError, TimeoutError, subprocess.CalledProcessError) as err:
+    except (ServerError, TimeoutError, subprocess.CalledProcessError, BookError) as err:
         print(f"serve: {err}", file=sys.stderr)
         return 1
     finally:
+        if book is not None:
+            book.stop()
         if httpd is not None:
             httpd.shutdown()
             httpd.server_close()

@@ -22,6 +22,7 @@ One grading run of each lab keeps several promises at once:
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import re
@@ -39,7 +40,7 @@ import pytest
 from nbval.plugin import coalesce_streams, get_sanitize_patterns
 from record_outputs import is_checked
 
-from conftest import REPO
+from conftest import REPO, once_per_run
 from opslab.assign import render
 from opslab.assign.markers import has_solution
 from opslab.assign.questions import PARAMETERS, RAISES, form_problems, is_graded, is_judge, question_of, tags
@@ -90,30 +91,48 @@ def console_scripts(course_bin: Path, python: Path) -> None:
         target.chmod(0o755)
 
 
+def make_outside_venv(private: Path) -> None:
+    """Fill ``private`` with ``venv/``: opslab installed non-editable from a copy of the clone's package."""
+    venv = private / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                  capture_output=True, text=True, check=True).stdout.strip())
+    (purelib / "course-venv.pth").write_text("".join(f"{p}\n" for p in site.getsitepackages()))
+    source = private / "source"  # a copy: building in the clone would leave build/ and *.egg-info there
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
+    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    console_scripts(Path(sys.executable).parent, python)
+    done = OutsideInstall(private, python, purelib).run(
+        "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", str(source), timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    shutil.rmtree(source)
+
+
+@functools.cache
+def outside_venv() -> tuple[Path, Path]:
+    """The outside install's (python, purelib): made once per pytest run, in a private folder (mode 700) of
+    the run's temporary folder, and shared by every grading file on every worker (tests/conftest.py)."""
+    private = once_per_run("opslab-outside", make_outside_venv)
+    assert not private.resolve().is_relative_to(REPO) and (private.stat().st_mode & 0o777) == 0o700
+    python = private / "venv" / "bin" / "python"
+    purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                  capture_output=True, text=True, check=True).stdout.strip())
+    return python, purelib
+
+
 @pytest.fixture(scope="module")
 def outside():
+    """The outside install, with a private folder (mode 700, outside the repository) of this test file's own
+    where its labs are graded (removed at its end)."""
+    python, purelib = outside_venv()
     private = Path(tempfile.mkdtemp(prefix="opslab-outside-"))  # mode 700: a learner's private folder
     try:
         assert not private.resolve().is_relative_to(REPO) and (private.stat().st_mode & 0o777) == 0o700
-        venv = private / "venv"
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-        python = venv / "bin" / "python"
-        purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                                      capture_output=True, text=True, check=True).stdout.strip())
-        (purelib / "course-venv.pth").write_text("".join(f"{p}\n" for p in site.getsitepackages()))
-        source = private / "source"  # a copy: building in the clone would leave build/ and *.egg-info there
-        source.mkdir()
-        for name in ("pyproject.toml", "README.md"):
-            shutil.copy2(REPO / name, source / name)
-        shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        console_scripts(Path(sys.executable).parent, python)
-        install = OutsideInstall(private, python, purelib)
-        done = install.run("-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-                           str(source), timeout=300)
-        assert done.returncode == 0, done.stdout + done.stderr
-        shutil.rmtree(source)
         shutil.copy2(Path(__file__).with_name("grade_outside.py"), private / "grade_outside.py")
-        yield install
+        yield OutsideInstall(private, python, purelib)
     finally:
         shutil.rmtree(private, ignore_errors=True)
 

@@ -1,5 +1,5 @@
-"""`make serve`'s last step: the book, the lab server, the demo and the monitoring stack come up together
-and go together."""
+"""`make serve`: the book (a preview at once, the full build behind it), the lab server, the demo and the
+monitoring stack come up together and go together."""
 
 import json
 import signal
@@ -10,7 +10,9 @@ import time
 import urllib.request
 
 import pytest
+from book_site import BANNER
 
+from book_support import PRINTED, write_small_book
 from conftest import REPO
 from opslab.background import free_port, port_is_free
 
@@ -21,18 +23,17 @@ def get(url: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def site(tmp_path):
-    (tmp_path / "index.html").write_text("<h1>MLOps &amp; Deployment</h1>")
-    return tmp_path
+def small_book(tmp_path):
+    return write_small_book(tmp_path)
 
 
-def test_serve_starts_everything_prints_the_urls_and_stops_it_all_on_ctrl_c(site):
+def test_serve_starts_everything_prints_the_urls_and_stops_it_all_on_ctrl_c(small_book):
     ports = {"--port": free_port(), "--server-port": free_port(), "--demo-port": free_port(),
              "--prometheus-port": free_port(), "--alertmanager-port": free_port(), "--webhook-port": free_port()}
     taken = socket.socket()  # someone else's Prometheus on the requested port: serve picks another, says so
     taken.bind(("127.0.0.1", ports["--prometheus-port"]))
     taken.listen()
-    command = [sys.executable, str(REPO / "scripts" / "serve.py"), "--site", str(site)]
+    command = [sys.executable, str(REPO / "scripts" / "serve.py"), "--book", str(small_book)]
     command += [str(x) for pair in ports.items() for x in pair]
     # SIGINT ignored in the child, as for a job a shell starts in the background: Ctrl-C must still work
     process = subprocess.Popen(
@@ -50,6 +51,9 @@ def test_serve_starts_everything_prints_the_urls_and_stops_it_all_on_ctrl_c(site
             if not line:
                 break
             printed.append(line)
+            if line.startswith("book (preview):"):  # served before anything else starts: the preview
+                lab = get(f"http://127.0.0.1:{ports['--port']}/lab.html")[1]
+                assert BANNER.split(",")[0] in lab and PRINTED not in lab
             if "Ctrl-C stops them all" in line:
                 break
         text = "".join(printed)
@@ -59,7 +63,7 @@ def test_serve_starts_everything_prints_the_urls_and_stops_it_all_on_ctrl_c(site
         assert f"port {ports['--prometheus-port']} is taken, so Prometheus uses port" in text
         prometheus = text.split("prometheus:")[1].split()[0].rstrip("/")
         assert f"{alertmanager}/" in text and f"{webhook}/received" in text
-        assert "MLOps &amp; Deployment" in get(f"{book}/")[1]
+        assert "Page one." in get(f"{book}/intro.html")[1] and "book (preview):" in text
         assert get(f"{server}/health") == (200, '{"status":"ok"}')
         assert get(f"{server}/docs")[0] == 200
         assert get(f"{demo}/")[0] == 200
@@ -73,6 +77,14 @@ def test_serve_starts_everything_prints_the_urls_and_stops_it_all_on_ctrl_c(site
         assert [(t["scrapeUrl"], t["health"]) for t in targets] == [(f"{server}/metrics", "up")]
         rules = json.loads(get(f"{prometheus}/api/v1/rules")[1])["data"]["groups"]
         assert {g["name"] for g in rules} == {"opslab-sli", "opslab-alerts"}
+        while "the full book is served now" not in text and time.monotonic() < deadline + 240:  # executed behind
+            line = process.stdout.readline()
+            if not line:
+                break
+            text += line
+        assert "the full book is served now" in text, text[-3000:]
+        lab = get(f"{book}/lab.html")[1]
+        assert PRINTED in lab and BANNER.split(",")[0] not in lab
     finally:
         taken.close()
         process.send_signal(signal.SIGINT)

@@ -14,8 +14,11 @@ def test_ruff_finds_nothing():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_longest_first_hint_names_existing_modules():
-    from conftest import LONGEST_FIRST
+def test_the_recorded_durations_name_existing_test_files():
+    from conftest import recorded_durations
 
-    missing = [name for name in LONGEST_FIRST if not (REPO / "tests" / name).is_file()]
-    assert missing == [], f"tests/conftest.py LONGEST_FIRST names modules that do not exist: {missing}"
+    durations = recorded_durations()
+    assert durations, "tests/durations.json is missing or empty: python scripts/record_durations.py"
+    missing = sorted({unit.split("::")[0] for unit in durations if not (REPO / unit.split("::")[0]).is_file()})
+    assert missing == [], f"tests/durations.json names test files that do not exist: {missing}"
+    assert all(isinstance(s, (int, float)) and s >= 0 for s in durations.values())
