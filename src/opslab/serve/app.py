@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from opslab.serve import responses as r
 from opslab.serve.docs import add_offline_docs
 from opslab.serve.drift import DriftMonitor, DriftSettings, input_problems
+from opslab.serve.group_commit import GroupCommit
 from opslab.serve.metrics import MetricsMiddleware, ServerMetrics
 from opslab.serve.model_store import LoadedModel, ModelLoadError, ModelStore, SharedChoice
 from opslab.serve.prediction_log import PredictionLog, PredictionLogError, utc_now
@@ -130,6 +131,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.log = PredictionLog(Path(settings.data_dir) / "predictions.db", timeout=settings.log_timeout)
+        app.state.committer = GroupCommit(app.state.log)
         await load(choice.newer() or settings.model_uri)  # a worker started after a reload serves its model
         follower = asyncio.create_task(follow_reloads())
         yield
@@ -196,31 +198,28 @@ def create_app(settings: ServeSettings) -> FastAPI:
         model = model_in_service()  # one model for the whole request, even if a reload happens now
         payload = await read_json(request, settings.max_body_bytes)
         try:
-            records = parse_records(payload, settings.max_batch)
+            batch = parse_records(payload, settings.max_batch)
         except HTTPException as refused:  # count the refused values by field and problem
             metrics.observe_problems(input_problems(getattr(refused, "problems", refused.detail)))
             raise
         if getattr(model.predictor, "fast", False):
-            probabilities = model.predictor.predict_proba(records)
+            probabilities = model.predictor.predict_proba(batch)
         else:
-            probabilities = await run_in_threadpool(model.predictor.predict_proba, records)
+            probabilities = await run_in_threadpool(model.predictor.predict_proba, batch)
         churned = (probabilities >= settings.threshold).astype(int)
-        timestamp, ids = utc_now(), new_ids(len(records))
-        rows = [
-            (pid, timestamp, model.name, model.version, record, int(c), float(p))
-            for pid, record, c, p in zip(ids, records, churned, probabilities)
-        ]
-        try:  # committed before anyone hears the answer
-            if not app.state.log.record(rows, wait=False):
-                await run_in_threadpool(app.state.log.record, rows)
+        ids, n = new_ids(len(batch)), len(batch)
+        rows = list(zip(ids, [utc_now()] * n, [model.name] * n, [model.version] * n, batch.records,
+                        churned.tolist(), probabilities.tolist()))
+        try:  # committed (with the other requests waiting at this moment) before anyone hears the answer
+            await app.state.committer.commit(rows)
         except PredictionLogError as err:
             raise log_unwritable(err) from None
-        metrics.observe_predictions(records, churned, probabilities, model.version)
+        metrics.observe_predictions(batch, churned, probabilities, model.version)
         answers = [
             {"prediction_id": i, "churned": c, "probability": p, "model_name": name, "model_version": version}
             for i, _, name, version, _, c, p in rows
         ]
-        return SafeJSONResponse({"predictions": answers})  # plain JSON types: skip FastAPI's generic encoder
+        return r.FastJSONResponse({"predictions": answers})  # plain JSON types: skip FastAPI's generic encoder
 
     @app.post(
         "/feedback",

@@ -9,6 +9,8 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+import orjson
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
     prediction_id TEXT PRIMARY KEY,
@@ -26,6 +28,14 @@ CREATE INDEX IF NOT EXISTS predictions_by_time ON predictions (timestamp);
 
 
 _compact = json.JSONEncoder(separators=(",", ":"))
+
+
+def _dumps(inputs) -> str:
+    """A record as compact JSON text: orjson (a few times faster), or json for what orjson refuses."""
+    try:
+        return orjson.dumps(inputs).decode()
+    except TypeError:  # orjson.JSONEncodeError: a lone surrogate, an integer over 64 bits, a foreign type
+        return _compact.encode(inputs)
 
 
 class PredictionLogError(RuntimeError):
@@ -62,7 +72,7 @@ class PredictionLog:
         """Commit predictions: (prediction_id, timestamp, model_name, model_version, inputs_dict,
         churned, probability). Returns True once they are committed; with ``wait=False``, returns False
         at once, having written nothing, if another writer holds the log's lock."""
-        dumps = _compact.encode
+        dumps = _dumps
         data = [
             (pid, ts, name, version, dumps(inputs), churned, p)
             for pid, ts, name, version, inputs, churned, p in rows
