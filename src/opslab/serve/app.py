@@ -25,6 +25,7 @@ from opslab.serve.group_commit import GroupCommit
 from opslab.serve.metrics import MetricsMiddleware, ServerMetrics
 from opslab.serve.model_store import LoadedModel, ModelLoadError, ModelStore, SharedChoice
 from opslab.serve.prediction_log import PredictionLog, PredictionLogError, utc_now
+from opslab.serve.retention import DEFAULT_MAX_ROWS, SAFETY_PAGES, LogKeeper
 from opslab.serve.schema import (
     CustomerRecord,
     FeedbackRequest,
@@ -57,6 +58,8 @@ class ServeSettings:
     drift_metrics: bool = True
     drift: DriftSettings = field(default_factory=DriftSettings)
     log_timeout: float = 10.0  # seconds a prediction waits for another writer's lock on the log
+    log_max_rows: int | None = DEFAULT_MAX_ROWS  # the log's bounded history (None: unbounded)
+    log_max_days: float | None = None  # and, if set, no prediction older than this
 
     @classmethod
     def from_env(cls) -> "ServeSettings":
@@ -78,6 +81,8 @@ class ServeSettings:
                 min_labels=int(env.get("OPSLAB_FEEDBACK_MIN_LABELS", 50)),
             ),
             log_timeout=float(env.get("OPSLAB_LOG_TIMEOUT", 10)),
+            log_max_rows=int(env.get("OPSLAB_LOG_MAX_ROWS", DEFAULT_MAX_ROWS)) or None,  # 0: unbounded
+            log_max_days=float(env.get("OPSLAB_LOG_MAX_DAYS", 0)) or None,  # 0: no age limit
         )
 
 
@@ -131,11 +136,15 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.log = PredictionLog(Path(settings.data_dir) / "predictions.db", timeout=settings.log_timeout)
-        app.state.committer = GroupCommit(app.state.log)
+        keeper = LogKeeper(app.state.log.path, settings.log_max_rows, settings.log_max_days,
+                           timeout=settings.log_timeout)  # retention and checkpoints, in its own thread
+        app.state.log.defer_checkpoints(SAFETY_PAGES)
+        app.state.committer, app.state.keeper = GroupCommit(app.state.log, keeper.written), keeper.start()
         await load(choice.newer() or settings.model_uri)  # a worker started after a reload serves its model
         follower = asyncio.create_task(follow_reloads())
         yield
         follower.cancel()
+        keeper.stop()
         app.state.log.close()
         drift.close()
         metrics.close()
