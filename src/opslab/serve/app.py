@@ -223,7 +223,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
             await app.state.committer.commit(rows)
         except PredictionLogError as err:
             raise log_unwritable(err) from None
-        metrics.observe_predictions(batch, churned, probabilities, model.version)
+        metrics.observe_predictions(batch, churned, probabilities, model.version, request.scope)
         answers = [
             {"prediction_id": i, "churned": c, "probability": p, "model_name": name, "model_version": version}
             for i, _, name, version, _, c, p in rows

@@ -34,6 +34,7 @@ from prometheus_client.utils import floatToGoString
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 PROBABILITY_BUCKETS = tuple(i / 10 for i in range(1, 11))
+PENDING = "opslab.metrics"  # the scope key under which an endpoint hands its observations to the middleware
 PROBLEMS = ("missing", "null", "wrong_type", "out_of_range", "unknown_category", "unknown_field")
 
 
@@ -66,11 +67,16 @@ class MetricFiles:
 
     def add(self, kind: str, items: list[tuple[str, float]]) -> None:
         """Add each amount to its key's value, under one lock."""
+        self.add_all({kind: items})
+
+    def add_all(self, items_by_kind: dict[str, list[tuple[str, float]]]) -> None:
+        """Several files' additions under one lock (a request's whole update)."""
         with self._lock:
-            file = self._file(kind)
-            for key, amount in items:
-                value, _ = file.read_value(key)
-                file.write_value(key, value + amount, 0.0)
+            for kind, items in items_by_kind.items():
+                file = self._file(kind)
+                for key, amount in items:
+                    value, _ = file.read_value(key)
+                    file.write_value(key, value + amount, 0.0)
 
     def close(self) -> None:
         with self._lock:
@@ -100,7 +106,11 @@ class SharedCounter:
 
     def inc_many(self, amounts: dict[tuple, float]) -> None:
         """Several label sets at once (one lock, one call)."""
-        self.files.add("counter", [(self.key(labels), n) for labels, n in amounts.items()])
+        self.files.add("counter", self.items(amounts))
+
+    def items(self, amounts: dict[tuple, float]) -> list[tuple[str, float]]:
+        """What ``inc_many(amounts)`` adds, for :meth:`MetricFiles.add_all`."""
+        return [(self.key(labels), n) for labels, n in amounts.items()]
 
 
 class SharedHistogram:
@@ -140,13 +150,18 @@ class SharedHistogram:
         self.files.add("histogram", [(buckets[index], 1.0), (total, float(value))])
 
     def observe_many(self, values, *labelvalues: str) -> None:
+        items = self.items(values, *labelvalues)
+        if items:
+            self.files.add("histogram", items)
+
+    def items(self, values, *labelvalues: str) -> list[tuple[str, float]]:
+        """What ``observe_many(values)`` adds, for :meth:`MetricFiles.add_all`."""
         values = np.asarray(values, dtype=float)
         if not len(values):
-            return
+            return []
         buckets, total = self._keys_for(labelvalues)
         counts = np.bincount(np.searchsorted(self.bounds, values, side="left"), minlength=len(self.bounds))
-        items = [(buckets[i], float(n)) for i, n in enumerate(counts) if n]
-        self.files.add("histogram", [*items, (total, float(values.sum()))])
+        return [*((buckets[i], float(n)) for i, n in enumerate(counts) if n), (total, float(values.sum()))]
 
 
 class ServerMetrics:
@@ -193,15 +208,31 @@ class ServerMetrics:
         self.model_reloads = SharedCounter(files, "opslab_model_reloads", "successful model reloads")
         self.model_reloads.inc(amount=0.0)  # present (at 0) from the start
 
-    def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        self.requests.inc(endpoint, method, str(status))
-        self.latency.observe(seconds, endpoint)
+    def observe_request(self, endpoint: str, method: str, status: int, seconds: float, more: list | None = None) -> None:
+        """Count and time one request, with ``more`` (what its endpoint observed, as
+        ``(kind, items)`` pairs), in one update of the metric files."""
+        update = {
+            "counter": [(self.requests.key((endpoint, method, str(status))), 1.0)],
+            "histogram": self.latency.items([seconds], endpoint),
+        }
+        for kind, items in more or ():
+            update[kind] = update[kind] + items
+        self.files.add_all(update)
 
-    def observe_predictions(self, records: list[dict], churned, probabilities, model_version: str) -> None:
+    def observe_predictions(self, batch, churned, probabilities, model_version: str, scope=None) -> None:
+        """Count a request's predictions. With the request's ASGI ``scope``, they are handed to
+        :class:`MetricsMiddleware`, which writes them with the request's own counts in one update."""
         positives = int(np.sum(churned))
-        counts = {("1", model_version): positives, ("0", model_version): len(records) - positives}
-        self.predictions.inc_many({labels: n for labels, n in counts.items() if n})
-        self.probability.observe_many(probabilities)
+        counts = {("1", model_version): positives, ("0", model_version): len(batch) - positives}
+        items = [
+            ("counter", self.predictions.items({labels: n for labels, n in counts.items() if n})),
+            ("histogram", self.probability.items(probabilities)),
+        ]
+        pending = scope.get(PENDING) if scope is not None else None
+        if pending is not None:
+            pending.extend(items)
+        else:
+            self.files.add_all(dict(items))
 
     def observe_feedback(self, churned: int) -> None:
         self.feedback.inc(str(churned))
@@ -243,6 +274,7 @@ class MetricsMiddleware:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         status = 500
+        scope[PENDING] = more = []  # filled by the endpoint (observe_predictions), written below with the rest
 
         async def send_and_note(message):
             nonlocal status
@@ -255,4 +287,4 @@ class MetricsMiddleware:
         finally:
             path = route_path(scope)
             endpoint = path if path in self.endpoints else "other"
-            self.metrics.observe_request(endpoint, scope["method"], status, time.perf_counter() - started)
+            self.metrics.observe_request(endpoint, scope["method"], status, time.perf_counter() - started, more)

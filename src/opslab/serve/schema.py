@@ -199,7 +199,6 @@ async def read_json(request: Request, max_bytes: int, empty: Any = _REQUIRED) ->
 _record_validator = CustomerRecord.__pydantic_validator__
 _N_NUMERIC = len(NUMERIC_FEATURES)
 _ROW = itemgetter(*FEATURES)  # a record's values in FEATURES order, in one C call
-_FEATURE_KEYS = dict.fromkeys(FEATURES).keys()  # compares equal to any dict's keys with exactly these names
 _NUMBER_TYPES = {int, float}  # what the strict number fields take (bool, str, a huge integer's mark: not)
 _LOW = np.array([FEATURE_LIMITS.get(f, (None, None))[0] for f in NUMERIC_FEATURES], dtype=float).reshape(-1, 1)
 _HIGH = np.array([FEATURE_LIMITS.get(f, (None, None))[1] for f in NUMERIC_FEATURES], dtype=float).reshape(-1, 1)
@@ -234,9 +233,13 @@ def _checked_at_once(items: list) -> Batch | None:
     """The whole batch checked column by column with C-level passes (exact field names, number types,
     limits, categories) instead of record by record; None if anything is off, and the caller then
     validates record by record to name every problem."""
-    if {*map(type, items)} != {dict} or not all(map(_FEATURE_KEYS.__eq__, map(dict.keys, items))):
+    if {*map(type, items)} != {dict} or {*map(len, items)} != {len(FEATURES)}:
         return None
-    columns = list(zip(*map(_ROW, items)))
+    try:  # twelve names each, all of them features: exactly the features
+        names = {name: name for name in items[0]}  # the parser's own key objects: lookups by identity
+        columns = list(zip(*map(itemgetter(*[names[f] for f in FEATURES]), items)))
+    except KeyError:
+        return None
     for values in columns[:_N_NUMERIC]:
         if not _NUMBER_TYPES.issuperset(map(type, values)):
             return None
