@@ -211,10 +211,16 @@ class Batch:
     log stores), and by column: ``numeric``, an (n, 8) float array in ``NUMERIC_FEATURES`` order, and
     ``columns``, each feature's values as a tuple (what the predictors read)."""
 
-    __slots__ = ("records", "numeric", "columns")
+    __slots__ = ("records", "_numeric", "columns")
 
-    def __init__(self, records: list[dict], numeric: np.ndarray, columns: dict[str, tuple]):
-        self.records, self.numeric, self.columns = records, numeric, columns
+    def __init__(self, records: list[dict], numeric: np.ndarray | None, columns: dict[str, tuple]):
+        self.records, self._numeric, self.columns = records, numeric, columns
+
+    @property
+    def numeric(self) -> np.ndarray:
+        if self._numeric is None:  # built on first use (a single record's path never needs it)
+            self._numeric = np.array([self.columns[f] for f in NUMERIC_FEATURES], dtype=float).T
+        return self._numeric
 
     def __len__(self) -> int:
         return len(self.records)
@@ -227,6 +233,27 @@ class Batch:
         columns = list(zip(*map(_ROW, records))) if records else [()] * len(FEATURES)
         numeric = np.array(columns[:_N_NUMERIC], dtype=float).reshape(_N_NUMERIC, len(records)).T
         return cls(records, numeric, dict(zip(FEATURES, columns)))
+
+
+_BOUNDS = list(zip(_LOW.ravel().tolist(), _HIGH.ravel().tolist()))
+
+
+def _one_checked(record: dict) -> Batch | None:
+    """:func:`_checked_at_once` for a single record, in plain Python (numpy's per-call overhead
+    costs more than the checks themselves here)."""
+    if len(record) != len(FEATURES):
+        return None
+    try:
+        values = _ROW(record)
+    except KeyError:
+        return None
+    for value, (low, high) in zip(values, _BOUNDS):
+        if (type(value) is not float and type(value) is not int) or not low <= value <= high:  # NaN fails
+            return None
+    for value, allowed in zip(values[_N_NUMERIC:], _ALLOWED):
+        if type(value) is not str or value not in allowed:
+            return None
+    return Batch([record], None, {f: (v,) for f, v in zip(FEATURES, values)})
 
 
 def _checked_at_once(items: list) -> Batch | None:
@@ -263,7 +290,7 @@ def parse_records(payload: Any, max_batch: int) -> Batch:
     Valid input is checked a column at a time; the per-record pydantic validation that names every
     problem runs only when that check finds one."""
     if isinstance(payload, dict):
-        batch = _checked_at_once([payload])
+        batch = _one_checked(payload)
         if batch is not None:
             return batch
         try:
