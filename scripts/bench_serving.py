@@ -199,6 +199,23 @@ def mlserver_target(work: Path, env: dict, python: str, model_dir: Path, feature
 
 
 
+def cpu_seconds(server) -> float:
+    """CPU time (user + system) used so far by the server's processes (its process group; Linux),
+    a steadier measure than requests/s on a machine that runs other jobs; NaN where /proc is missing."""
+    from opslab.background import group_members
+
+    if server.process is None or not Path("/proc").is_dir():
+        return float("nan")
+    ticks = 0
+    for pid in group_members(server.process.pid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(url: str, body: str, seconds: float, connections: int, threads: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % body)
@@ -383,7 +400,9 @@ def main(argv: list[str] | None = None) -> int:
 
                 if args.warmup > 0:
                     drive(args.warmup)
-                results[f"{target.name}-{size}"] = drive(args.duration, args.requests)
+                cpu = cpu_seconds(target.server)
+                result = results[f"{target.name}-{size}"] = drive(args.duration, args.requests)
+                result["cpu_us"] = 1e6 * (cpu_seconds(target.server) - cpu) / max(result["requests"], 1)
     after = os.getloadavg()
     print(f"load average after the runs: {load_average(after)}")
     report(results, args.batch)
@@ -419,7 +438,7 @@ def ratios(results: dict, size: int) -> list[tuple[str, dict[str, float]]]:
 def report(results: dict, batch: int) -> None:
     print()
     print(f"{'server':<9} {'records':>7} {'req/s':>9} {'records/s':>10} {'of floor':>8} {'p50 ms':>8} {'p90 ms':>8} "
-          f"{'p99 ms':>8} {'failed':>7}")
+          f"{'p99 ms':>8} {'failed':>7} {'CPU us/req':>10}")
     for size in (1, batch):
         share = shares(results, size)
         for key, r in results.items():
@@ -428,7 +447,7 @@ def report(results: dict, batch: int) -> None:
                 continue
             of_floor = f"{100 * share[name]:.0f}%" if name in share else "-"
             print(f"{name:<9} {size:>7} {r['rps']:>9.0f} {r['rps'] * size:>10.0f} {of_floor:>8} {r['p50_ms']:>8.2f} "
-                  f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['failed']:>7}")
+                  f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['failed']:>7} {r.get('cpu_us', float('nan')):>10.0f}")
     print()
     for size in (1, batch):
         for name, against in ratios(results, size):
@@ -442,8 +461,8 @@ def markdown(results: dict, batch: int, setting: str) -> None:
     print()
     print(f"<!-- scripts/bench_serving.py on {time.strftime('%Y-%m-%d', time.gmtime())}: {setting} -->")
     print("| server | records per request | requests/s | records/s | share of the floor | p50 (ms) | p90 (ms) "
-          "| p99 (ms) | failed |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| p99 (ms) | failed | server CPU per request (µs) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for size in (1, batch):
         share = shares(results, size)
         for key, r in results.items():
@@ -452,7 +471,8 @@ def markdown(results: dict, batch: int, setting: str) -> None:
                 continue
             of_floor = f"{100 * share[name]:.0f}%" if name in share else "-"
             print(f"| {LABELS.get(name, name)} | {size} | {r['rps']:,.0f} | {r['rps'] * size:,.0f} | {of_floor} | "
-                  f"{r['p50_ms']:,.1f} | {r['p90_ms']:,.1f} | {r['p99_ms']:,.1f} | {r['failed']} |")
+                  f"{r['p50_ms']:,.1f} | {r['p90_ms']:,.1f} | {r['p99_ms']:,.1f} | {r['failed']} | "
+                  f"{r.get('cpu_us', float('nan')):,.0f} |")
     for size in (1, batch):
         rows = ratios(results, size)
         if len(rows) < 2:
