@@ -46,7 +46,8 @@ class LogKeeper:
             raise ValueError(f"max_days must be positive, got {max_days}")
         self.path, self.max_rows, self.max_days = Path(path), max_rows, max_days
         self.interval, self.chunk, self.timeout = interval, chunk, timeout
-        self.pruned = 0  # rows this keeper deleted
+        self.pruned = 0  # rows this keeper deleted, in this many transactions
+        self.transactions = 0
         self._written = 0  # rows written since the last checkpoint (a hint: any value > 0 means "look")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -123,6 +124,7 @@ class LogKeeper:
             try:
                 n = db.execute(sql, (bound, self.chunk)).rowcount
                 db.execute("COMMIT")
+                self.transactions += 1
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
