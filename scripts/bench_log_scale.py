@@ -9,7 +9,10 @@ has work to do), starts ``opslab serve`` on it (``--workers N``, retention at it
 measures, on one connection, one request at a time:
 
 - ``--predictions`` single-record predictions: p50, p90, p99 latency;
-- ``--scrapes`` scrapes of ``/metrics`` (drift and feedback gauges on, as always): p50 and max.
+- ``--scrapes`` scrapes of ``/metrics`` (drift and feedback gauges on, as always): p50 and max;
+
+every server running at once, measured in interleaved rounds, so that what else runs on the machine
+weighs on every size alike.
 
 It prints a table, the ratio of each size's prediction p50 to the smallest size's, and the same as a
 markdown table for the book. A benchmark, not a test: figures depend on the machine and its load.
@@ -70,22 +73,28 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
             "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max())}
 
 
-def measure(url: str, record: dict, predictions: int, scrapes: int) -> dict:
+def measure(urls: dict[int, str], record: dict, predictions: int, scrapes: int, rounds: int = 10) -> dict:
+    """Time predictions and scrapes on every server, in interleaved rounds: whatever else the machine
+    does meanwhile weighs on every size alike."""
+    latencies = {size: [] for size in urls}
+    scrape_times = {size: [] for size in urls}
     with httpx.Client(timeout=60) as http:
-        for _ in range(20):  # warm-up
-            http.post(f"{url}/predict", json=record).raise_for_status()
-        latencies = []
-        for _ in range(predictions):
-            started = time.perf_counter()
-            http.post(f"{url}/predict", json=record).raise_for_status()
-            latencies.append(time.perf_counter() - started)
-        scrape_times = []
-        for _ in range(scrapes):
-            started = time.perf_counter()
-            text = http.get(f"{url}/metrics").text
-            scrape_times.append(time.perf_counter() - started)
-        assert "opslab_feedback_auc " in text and "opslab_feature_psi{" in text, "the drift gauges must be on"
-    return {"predict": percentiles(latencies), "scrape": percentiles(scrape_times)}
+        for url in urls.values():
+            for _ in range(20):  # warm-up
+                http.post(f"{url}/predict", json=record).raise_for_status()
+        for round_ in range(rounds):
+            for size, url in urls.items():
+                for _ in range(predictions // rounds):
+                    started = time.perf_counter()
+                    http.post(f"{url}/predict", json=record).raise_for_status()
+                    latencies[size].append(time.perf_counter() - started)
+                for _ in range(-(-scrapes // rounds)):
+                    started = time.perf_counter()
+                    text = http.get(f"{url}/metrics").text
+                    scrape_times[size].append(time.perf_counter() - started)
+                    assert "opslab_feedback_auc " in text and "opslab_feature_psi{" in text, "drift gauges on"
+    return {size: {"predict": percentiles(latencies[size]), "scrape": percentiles(scrape_times[size])}
+            for size in urls}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,19 +124,23 @@ def main(argv: list[str] | None = None) -> int:
     before = os.getloadavg()
     print(f"{args.predictions} predictions and {args.scrapes} scrapes per size, one at a time; "
           f"{args.workers} worker(s); {os.cpu_count()} CPUs, load average {', '.join(f'{v:.2f}' for v in before)}")
-    results = {}
+    servers, megabytes = {}, {}
     try:
         for size in sizes:
             folder = work / str(size)
             seconds = fill(folder / "predictions.db", size, records, args.days)
-            megabytes = (folder / "predictions.db").stat().st_size / 1e6
-            print(f"{size:>9,} rows: filled in {seconds:.1f} s ({megabytes:.0f} MB)", flush=True)
-            with LabServer(data_dir=folder, workers=args.workers, log_file=work / f"{size}.log", timeout=300) as lab:
-                results[size] = measure(lab.url, records[0], args.predictions, args.scrapes)
-            results[size]["megabytes"] = megabytes
-            shutil.rmtree(folder, ignore_errors=True)
+            megabytes[size] = (folder / "predictions.db").stat().st_size / 1e6
+            print(f"{size:>9,} rows: filled in {seconds:.1f} s ({megabytes[size]:.1f} MB)", flush=True)
+            servers[size] = LabServer(data_dir=folder, workers=args.workers, log_file=work / f"{size}.log",
+                                      timeout=300).start()
+        results = measure({size: lab.url for size, lab in servers.items()}, records[0], args.predictions,
+                          args.scrapes)
     finally:
+        for lab in servers.values():
+            lab.stop()
         shutil.rmtree(work, ignore_errors=True)
+    for size in results:
+        results[size]["megabytes"] = megabytes[size]
     after = os.getloadavg()
     base = results[sizes[0]]["predict"]["p50_ms"]
     print()
