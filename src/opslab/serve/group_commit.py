@@ -6,8 +6,9 @@ itself) that a single-record request would otherwise pay alone. On the event loo
 that reaches this point within one turn of the loop joins the same group: the first one schedules
 the flush for the loop's next turn, and the others add their rows meanwhile. The flush writes the
 group without waiting for a lock (``PredictionLog.record(wait=False)``, microseconds); if another
-writer (another worker, the retention pruner) holds the lock, the group waits for it in a thread,
-off the loop, and requests arriving meanwhile form the next group. A failure fails every request of
+writer (another worker, the retention pruner) holds the lock, the flush tries again a fraction of a
+millisecond later (the requests arriving meanwhile join the group), and after about 40 ms of
+tries waits for the lock in a thread, off the loop, while newcomers form the next group. A failure fails every request of
 the group with the same :class:`PredictionLogError`, and nothing of the group is kept.
 """
 
@@ -17,6 +18,11 @@ import asyncio
 from typing import Callable
 
 from opslab.serve.prediction_log import PredictionLog
+
+
+# Delays between tries when another writer holds the log's lock, before waiting for it in a thread:
+# SQLite's own busy handler sleeps 1 ms, then 2, 5, 10..., far longer than another worker's commit lasts.
+RETRY_SECONDS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02)
 
 
 class GroupCommit:
@@ -41,21 +47,27 @@ class GroupCommit:
             loop.call_soon(self._flush, loop)
         await done
 
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _flush(self, loop: asyncio.AbstractEventLoop, group: list | None = None, retries: int = 0) -> None:
         self._flush_scheduled = False
-        group, self._pending = self._pending, []
+        group, self._pending = (group or []) + self._pending, []  # a retried group takes in the newcomers
         if not group:
             return
         rows = [row for request_rows, _ in group for row in request_rows]
         try:
             committed = self.log.record(rows, wait=False)
         except BaseException as err:  # PredictionLogError, or anything else: no request may hang
+            self._waiting = False
             _settle(group, err)
             return
         if committed:
+            self._waiting = False
             self._done(group, len(rows))
             return
-        self._waiting = True  # another writer holds the lock: wait for it in a thread, off the loop
+        self._waiting = True  # another writer holds the lock (another worker, the pruner)
+        if retries < len(RETRY_SECONDS):  # it is usually a matter of microseconds: try again soon, on the loop
+            loop.call_later(RETRY_SECONDS[retries], self._flush, loop, group, retries + 1)
+            return
+        # held longer: wait for it in a thread (up to the log's timeout), off the loop
         waiting = loop.run_in_executor(None, self.log.record, rows)
         waiting.add_done_callback(lambda finished: self._waited(loop, group, len(rows), finished))
 
