@@ -99,8 +99,8 @@ def prepare(args, name: str) -> int | None:
         ("OPSLAB_MAX_BATCH", args.max_batch),
         ("OPSLAB_MAX_BODY_BYTES", args.max_body_bytes),
         ("OPSLAB_LOG_TIMEOUT", args.log_timeout),
-        ("OPSLAB_LOG_MAX_ROWS", getattr(args, "log_max_rows", None)),  # (the Space's parser has none)
-        ("OPSLAB_LOG_MAX_DAYS", getattr(args, "log_max_days", None)),
+        ("OPSLAB_LOG_MAX_ROWS", args.log_max_rows),
+        ("OPSLAB_LOG_MAX_DAYS", args.log_max_days),
     ]:
         if value is not None:
             os.environ[key] = str(value)
