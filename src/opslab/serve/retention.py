@@ -82,6 +82,7 @@ class LogKeeper:
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=self.timeout)
+            self._db.execute("PRAGMA synchronous=NORMAL")  # as the server's own connections: no sync per delete
         return self._db
 
     def run_once(self) -> int:
