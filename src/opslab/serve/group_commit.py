@@ -7,9 +7,10 @@ that reaches this point within one turn of the loop joins the same group: the fi
 the flush for the loop's next turn, and the others add their rows meanwhile. The flush writes the
 group without waiting for a lock (``PredictionLog.record(wait=False)``, microseconds); if another
 writer (another worker, the retention pruner) holds the lock, the flush tries again a fraction of a
-millisecond later (the requests arriving meanwhile join the group), and after about 40 ms of
-tries waits for the lock in a thread, off the loop, while newcomers form the next group. A failure fails every request of
-the group with the same :class:`PredictionLogError`, and nothing of the group is kept.
+millisecond later (the requests arriving meanwhile join the group), and after about 40 ms of tries
+waits for the lock in a thread, off the loop, while newcomers form the next group. A failure fails
+every request of the group with the same :class:`PredictionLogError`, and nothing of the group is
+kept.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import asyncio
 from typing import Callable
 
 from opslab.serve.prediction_log import PredictionLog
-
 
 # Delays between tries when another writer holds the log's lock, before waiting for it in a thread:
 # SQLite's own busy handler sleeps 1 ms, then 2, 5, 10..., far longer than another worker's commit lasts.
@@ -34,8 +34,8 @@ class GroupCommit:
         self.log, self.written = log, written
         self._pending: list[tuple[list[tuple], asyncio.Future]] = []
         self._flush_scheduled = False
-        self._waiting = False  # a group is waiting for the lock in a thread: the next group queues
-        self.groups = 0  # transactions written, and requests and rows in them (for the benchmark)
+        self._waiting = False  # a group is waiting for the lock (retries, or a thread): newcomers queue
+        self.groups = 0  # transactions committed, and the requests they answered
         self.requests = 0
 
     async def commit(self, rows: list[tuple]) -> None:
