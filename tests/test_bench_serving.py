@@ -82,7 +82,8 @@ def test_the_chapters_chart_is_drawn_from_the_benchmarks_json(tmp_path):
     from figure_serving_frameworks import draw
 
     results = json.loads((REPO / "book" / "m6" / "serving_frameworks.json").read_text())
-    assert {k.rsplit("-", 1)[0] for k in results} == {"lab", "mlflow", "bentoml", "mlserver"}
+    peers = {"lab", "mlflow", "bentoml", "mlserver"}
+    assert peers <= {k.rsplit("-", 1)[0] for k in results} <= peers | {"floor"}  # the floor, once re-measured
     draw(results, tmp_path / "chart.svg")
     svg = (tmp_path / "chart.svg").read_text()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
