@@ -216,9 +216,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
         else:
             probabilities = await run_in_threadpool(model.predictor.predict_proba, batch)
         churned = (probabilities >= settings.threshold).astype(int)
-        ids, n = new_ids(len(batch)), len(batch)
-        rows = list(zip(ids, [utc_now()] * n, [model.name] * n, [model.version] * n, batch.records,
-                        churned.tolist(), probabilities.tolist()))
+        ids, n, churned, probabilities = new_ids(len(batch)), len(batch), churned.tolist(), probabilities.tolist()
+        rows = list(zip(ids, [utc_now()] * n, [model.name] * n, [model.version] * n, batch.records, churned,
+                        probabilities))
         try:  # committed (with the other requests waiting at this moment) before anyone hears the answer
             await app.state.committer.commit(rows)
         except PredictionLogError as err:

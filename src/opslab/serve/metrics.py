@@ -58,8 +58,8 @@ class MetricFiles:
         self._files: dict[str, MmapedDict] = {}
         self._pid = os.getpid()
 
-    def _file(self, kind: str) -> MmapedDict:
-        if os.getpid() != self._pid:  # forked: never write into the parent's file
+    def _file(self, kind: str, forked_checked: bool = False) -> MmapedDict:
+        if not forked_checked and os.getpid() != self._pid:  # forked: never write into the parent's file
             self._files, self._pid = {}, os.getpid()
         file = self._files.get(kind)
         if file is None:
@@ -73,8 +73,10 @@ class MetricFiles:
     def add_all(self, items_by_kind: dict[str, list[tuple[str, float]]]) -> None:
         """Several files' additions under one lock (a request's whole update)."""
         with self._lock:
+            if os.getpid() != self._pid:  # forked: never write into the parent's file (checked once)
+                self._files, self._pid = {}, os.getpid()
             for kind, items in items_by_kind.items():
-                file = self._file(kind)
+                file = self._file(kind, forked_checked=True)
                 for key, amount in items:
                     value, _ = file.read_value(key)
                     file.write_value(key, value + amount, 0.0)
@@ -232,7 +234,7 @@ class ServerMetrics:
     def observe_predictions(self, batch, churned, probabilities, model_version: str, scope=None) -> None:
         """Count a request's predictions. With the request's ASGI ``scope``, they are handed to
         :class:`MetricsMiddleware`, which writes them with the request's own counts in one update."""
-        positives = int(churned.sum()) if isinstance(churned, np.ndarray) else int(np.sum(churned))
+        positives = int(churned.sum()) if isinstance(churned, np.ndarray) else int(sum(churned))
         counts = {("1", model_version): positives, ("0", model_version): len(batch) - positives}
         items = [
             ("counter", self.predictions.items({labels: n for labels, n in counts.items() if n})),
