@@ -7,12 +7,16 @@ Serves the course registry's champion (``models:/churn-classifier@champion``) wi
 - ``bentoml``: a BentoML service (``bentoml serve``) with adaptive batching, when BentoML is installed;
 - ``mlserver``: MLServer with its MLflow runtime, answering KServe's V2 inference protocol, when
   MLServer is installed;
+- ``floor``: the HTTP floor, a bare FastAPI app under uvicorn that parses the same JSON body and
+  answers a constant (``scripts/serving_floor.py``): no model server can be faster with one worker;
 
-one worker each, on loopback, every one started and stopped through ``opslab.background``. Each is
-driven in turn with the same load (single-record and ``--batch``-record POSTs, N connections, for a
-fixed time, or a fixed number of requests with ``--requests``) by wrk if installed, else a small
-asyncio client; it prints requests/s, records/s, p50, p90 and p99 latency, and each server's
-throughput against MLflow's.
+one worker each (``--workers N``: N for the lab server, the floor, MLflow and BentoML), on loopback,
+every one started and stopped through ``opslab.background``. Each is driven in turn with the same
+load (single-record and ``--batch``-record POSTs, N connections, for a fixed time, or a fixed number
+of requests with ``--requests``) by wrk if installed, else a small asyncio client. It prints
+requests/s, records/s, p50, p90 and p99 latency, each server's throughput as a share of the floor's
+and as a ratio to every other server's, and the machine's load average before and after (figures
+from a busy machine are not comparable with an idle one's); then the same as markdown tables.
 
 BentoML and MLServer do not install next to the course's pins (see requirements-serving.in): give each
 its own venv and pass its interpreter, e.g. ``--bentoml-python /tmp/bento/bin/python``. A server that is
@@ -48,7 +52,9 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-SERVERS = ("lab", "mlflow", "bentoml", "mlserver")
+SERVERS = ("lab", "mlflow", "bentoml", "mlserver", "floor")
+LABELS = {"lab": "lab server", "mlflow": "mlflow models serve", "bentoml": "BentoML", "mlserver": "MLServer",
+          "floor": "bare FastAPI floor"}
 
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -78,7 +84,7 @@ MODEL_DIR = os.environ["OPSLAB_BENCH_MODEL_DIR"]
 FEATURES = json.loads(os.environ["OPSLAB_BENCH_FEATURES"])
 
 
-@bentoml.service(workers=1)
+@bentoml.service(workers=int(os.environ.get("OPSLAB_BENCH_WORKERS", "1")))
 class Churn:
     def __init__(self) -> None:
         self.model = mlflow.sklearn.load_model(MODEL_DIR)
@@ -98,7 +104,7 @@ class Target:
     server: object  # an opslab.background.BackgroundServer
     url: str
     body: Callable[[list[dict]], str]
-    probability: Callable[[object], float]  # P(churn) of the first record in a parsed answer
+    probability: Callable[[object], float] | None  # P(churn) of the first record in a parsed answer
     notes: list[str] = field(default_factory=list)
 
 
@@ -110,35 +116,50 @@ def importable(module: str, python: str) -> bool:
     return done.returncode == 0
 
 
-def lab_target(work: Path, batch: int) -> Target:
+def lab_target(work: Path, batch: int, workers: int = 1) -> Target:
     from opslab.serve.process import LabServer
 
-    lab = LabServer(data_dir=work / "lab", workers=1, extra_args=["--max-batch", str(max(batch, 1000))],
+    lab = LabServer(data_dir=work / "lab", workers=workers, extra_args=["--max-batch", str(max(batch, 1000))],
                     log_file=work / "lab.log")
     return Target("lab", lab, f"{lab.url}/predict", lambda r: json.dumps(r[0] if len(r) == 1 else r),
                   lambda answer: answer["predictions"][0]["probability"])
 
 
-def mlflow_target(work: Path, env: dict) -> Target:
+def floor_target(work: Path, env: dict, workers: int = 1) -> Target:
+    from opslab.background import BackgroundServer, free_port
+
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "serving_floor:app", "--app-dir", str(REPO / "scripts"),
+               "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+               "--no-access-log"]
+    server = BackgroundServer(command, f"http://127.0.0.1:{port}/health", timeout=60, env=env,
+                              log_path=work / "floor.log", name="bare FastAPI floor")
+    return Target("floor", server, f"http://127.0.0.1:{port}/predict",
+                  lambda r: json.dumps(r[0] if len(r) == 1 else r), None)
+
+
+def mlflow_target(work: Path, env: dict, workers: int = 1) -> Target:
     from opslab.background import BackgroundServer, free_port, venv_bin
     from opslab.registry import champion_uri
 
     port = free_port()
     command = [venv_bin("mlflow"), "models", "serve", "-m", champion_uri(), "--env-manager", "local",
-               "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
+               "-h", "127.0.0.1", "-p", str(port), "-w", str(workers)]
     server = BackgroundServer(command, f"http://127.0.0.1:{port}/ping", timeout=180, env=env,
                               log_path=work / "mlflow.log", name="mlflow models serve")
     return Target("mlflow", server, f"http://127.0.0.1:{port}/invocations",
                   lambda r: json.dumps({"dataframe_records": r}), lambda answer: answer["predictions"][0][1])
 
 
-def bentoml_target(work: Path, env: dict, python: str, model_dir: Path, features: list[str]) -> Target:
+def bentoml_target(work: Path, env: dict, python: str, model_dir: Path, features: list[str],
+                   workers: int = 1) -> Target:
     from opslab.background import BackgroundServer, free_port
 
     port, folder = free_port(), work / "bentoml"
     folder.mkdir()
     (folder / "service.py").write_text(BENTO_SERVICE)
     env = {**env, "BENTOML_HOME": str(work / "bentoml-home"), "BENTOML_DO_NOT_TRACK": "True",
+           "OPSLAB_BENCH_WORKERS": str(workers),
            "OPSLAB_BENCH_MODEL_DIR": str(model_dir), "OPSLAB_BENCH_FEATURES": json.dumps(features)}
     command = [python, "-m", "bentoml", "serve", "service:Churn", "--host", "127.0.0.1", "--port", str(port)]
     server = BackgroundServer(command, f"http://127.0.0.1:{port}/readyz", timeout=180, env=env, cwd=folder,
@@ -176,6 +197,23 @@ def mlserver_target(work: Path, env: dict, python: str, model_dir: Path, feature
     return Target("mlserver", server, f"{base}/infer", lambda r: v2_request(r, features, dtypes),
                   lambda answer: answer["outputs"][0]["data"][1])
 
+
+
+def cpu_seconds(server) -> float:
+    """CPU time (user + system) used so far by the server's processes (its process group; Linux),
+    a steadier measure than requests/s on a machine that runs other jobs; NaN where /proc is missing."""
+    from opslab.background import group_members
+
+    if server.process is None or not Path("/proc").is_dir():
+        return float("nan")
+    ticks = 0
+    for pid in group_members(server.process.pid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(url: str, body: str, seconds: float, connections: int, threads: int) -> dict:
@@ -268,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=3, help="seconds of unmeasured load first (default 3)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--batch", type=int, default=100, help="records in the batch run (default 100)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes of the lab server, the floor, MLflow and BentoML (default 1; "
+                             "MLServer keeps one: parallel workers fail in 1.7.1)")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto",
                         help="load generator: wrk if installed (auto), or the built-in asyncio client")
     parser.add_argument("--json", help="also write the results to this JSON file")
@@ -322,26 +363,33 @@ def main(argv: list[str] | None = None) -> int:
                                                                      dst_path=str(work / "model")))
             other_env = {**env, "PYTHONPATH": ""}  # another venv: nothing of this one on its path
             if name == "bentoml":
-                targets.append(bentoml_target(work, other_env, python, model_dir, FEATURES))
+                targets.append(bentoml_target(work, other_env, python, model_dir, FEATURES, args.workers))
             else:
                 dtypes = {f: str(frame[f].dtype) for f in FEATURES}
                 targets.append(mlserver_target(work, other_env, python, model_dir, FEATURES, dtypes))
         elif name == "lab":
-            targets.append(lab_target(work, args.batch))
+            targets.append(lab_target(work, args.batch, args.workers))
+        elif name == "floor":
+            targets.append(floor_target(work, env, args.workers))
         else:
-            targets.append(mlflow_target(work, env))
+            targets.append(mlflow_target(work, env, args.workers))
 
     load = f"{args.requests} requests" if args.requests is not None else f"{args.duration:g} s"
     print(f"model {champion_uri()} (version {version.version})")
-    print(f"load: {client}, {args.connections} connections, {load} per run after {args.warmup:g} s warm-up; "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    before = os.getloadavg()
+    setup = (f"{client}, {args.connections} connections, {load} per run after {args.warmup:g} s warm-up, "
+             f"{args.workers} worker(s) per server; {os.cpu_count()} CPUs")
+    print(f"load: {setup}, load average {load_average(before)} (1, 5, 15 min)")
     results: dict = {}
     for target in targets:  # one server at a time: the others are not even running
         with target.server:
             answer = httpx.post(target.url, content=target.body(records[:1]),
                                 headers={"content-type": "application/json"}, timeout=60)
             answer.raise_for_status()
-            print(f"{target.name}: up; first record P(churn) = {target.probability(answer.json()):.6f}")
+            if target.probability is None:
+                print(f"{target.name}: up (a constant answer)")
+            else:
+                print(f"{target.name}: up; first record P(churn) = {target.probability(answer.json()):.6f}")
             for size in (1, args.batch):
                 body = target.body(records[:size])
 
@@ -352,8 +400,13 @@ def main(argv: list[str] | None = None) -> int:
 
                 if args.warmup > 0:
                     drive(args.warmup)
-                results[f"{target.name}-{size}"] = drive(args.duration, args.requests)
+                cpu = cpu_seconds(target.server)
+                result = results[f"{target.name}-{size}"] = drive(args.duration, args.requests)
+                result["cpu_us"] = 1e6 * (cpu_seconds(target.server) - cpu) / max(result["requests"], 1)
+    after = os.getloadavg()
+    print(f"load average after the runs: {load_average(after)}")
     report(results, args.batch)
+    markdown(results, args.batch, f"{setup}; load average {load_average(before)} before, {load_average(after)} after")
     if any(r["failed"] for r in results.values()):  # the servers' logs say why
         print(f"some requests failed (non-2xx answers or socket errors): the servers' logs are kept in {work}")
     else:
@@ -363,21 +416,76 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def load_average(values) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def shares(results: dict, size: int) -> dict[str, float]:
+    """Each server's requests/s at ``size`` records as a share of the floor's (empty without a floor)."""
+    floor = results.get(f"floor-{size}")
+    if not floor or not floor["rps"]:
+        return {}
+    return {key.rsplit("-", 1)[0]: r["rps"] / floor["rps"] for key, r in results.items() if key.endswith(f"-{size}")}
+
+
+def ratios(results: dict, size: int) -> list[tuple[str, dict[str, float]]]:
+    """For each server at ``size`` records, its throughput divided by every other server's."""
+    names = [k.rsplit("-", 1)[0] for k in results if k.endswith(f"-{size}")]
+    rps = {n: results[f"{n}-{size}"]["rps"] for n in names}
+    return [(n, {m: rps[n] / rps[m] for m in names if m != n and rps[m]}) for n in names]
+
+
 def report(results: dict, batch: int) -> None:
     print()
-    print(f"{'server':<9} {'records':>7} {'req/s':>9} {'records/s':>10} {'p50 ms':>8} {'p90 ms':>8} "
-          f"{'p99 ms':>8} {'failed':>7}")
-    for key, r in results.items():
-        name, size = key.rsplit("-", 1)
-        print(f"{name:<9} {size:>7} {r['rps']:>9.0f} {r['rps'] * int(size):>10.0f} {r['p50_ms']:>8.2f} "
-              f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['failed']:>7}")
+    print(f"{'server':<9} {'records':>7} {'req/s':>9} {'records/s':>10} {'of floor':>8} {'p50 ms':>8} {'p90 ms':>8} "
+          f"{'p99 ms':>8} {'failed':>7} {'CPU us/req':>10}")
+    for size in (1, batch):
+        share = shares(results, size)
+        for key, r in results.items():
+            name, n = key.rsplit("-", 1)
+            if int(n) != size:
+                continue
+            of_floor = f"{100 * share[name]:.0f}%" if name in share else "-"
+            print(f"{name:<9} {size:>7} {r['rps']:>9.0f} {r['rps'] * size:>10.0f} {of_floor:>8} {r['p50_ms']:>8.2f} "
+                  f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['failed']:>7} {r.get('cpu_us', float('nan')):>10.0f}")
     print()
     for size in (1, batch):
-        base = results.get(f"mlflow-{size}")
-        others = [k.rsplit("-", 1)[0] for k in results if k.endswith(f"-{size}") and not k.startswith("mlflow-")]
-        if base and others:
-            ratios = ", ".join(f"{n} {results[f'{n}-{size}']['rps'] / base['rps']:.1f}x" for n in others)
-            print(f"{size:>3} record(s), throughput against mlflow models serve: {ratios}")
+        for name, against in ratios(results, size):
+            if against:
+                listed = ", ".join(f"{m} {x:.2f}x" for m, x in against.items())
+                print(f"{size:>3} record(s), {name} throughput against: {listed}")
+
+
+def markdown(results: dict, batch: int, setting: str) -> None:
+    """The results as the markdown tables the book takes, with the setting they were measured in."""
+    print()
+    print(f"<!-- scripts/bench_serving.py on {time.strftime('%Y-%m-%d', time.gmtime())}: {setting} -->")
+    print("| server | records per request | requests/s | records/s | share of the floor | p50 (ms) | p90 (ms) "
+          "| p99 (ms) | failed | server CPU per request (µs) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for size in (1, batch):
+        share = shares(results, size)
+        for key, r in results.items():
+            name, n = key.rsplit("-", 1)
+            if int(n) != size:
+                continue
+            of_floor = f"{100 * share[name]:.0f}%" if name in share else "-"
+            print(f"| {LABELS.get(name, name)} | {size} | {r['rps']:,.0f} | {r['rps'] * size:,.0f} | {of_floor} | "
+                  f"{r['p50_ms']:,.1f} | {r['p90_ms']:,.1f} | {r['p99_ms']:,.1f} | {r['failed']} | "
+                  f"{r.get('cpu_us', float('nan')):,.0f} |")
+    for size in (1, batch):
+        rows = ratios(results, size)
+        if len(rows) < 2:
+            continue
+        names = [n for n, _ in rows]
+        print()
+        print(f"Throughput ratios, {size} record(s) per request (row server / column server):")
+        print()
+        print("| | " + " | ".join(LABELS.get(n, n) for n in names) + " |")
+        print("| --- |" + " ---: |" * len(names))
+        for name, against in rows:
+            cells = [f"{against[m]:.2f}x" if m in against else "—" for m in names]
+            print(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
 
 
 class Scraper(threading.Thread):

@@ -19,7 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 BOOK_M6 = Path(__file__).resolve().parents[1] / "book" / "m6"
-NAMES = {"lab": "lab server", "mlflow": "mlflow models serve", "bentoml": "BentoML", "mlserver": "MLServer"}
+NAMES = {"lab": "lab server", "mlflow": "mlflow models serve", "bentoml": "BentoML", "mlserver": "MLServer",
+         "floor": "bare FastAPI floor"}
 plt.rcParams["svg.hashsalt"] = "opslab"  # stable ids: re-running the script changes no byte
 plt.rcParams["svg.fonttype"] = "path"  # text as paths: the same look with no font on the reader's side
 

@@ -1,6 +1,7 @@
-"""scripts/bench_serving.py runs end to end on a tiny load (figures are printed, never asserted), skips the
-optional frameworks it cannot find with a line that says so, and builds a V2 request MLServer can decode;
-scripts/check_serving_extras.py reads requirements-serving.in's groups."""
+"""scripts/bench_serving.py runs end to end on a tiny load (figures are printed, never asserted), with the
+bare FastAPI floor in the same run, skips the optional frameworks it cannot find with a line that says so,
+and builds a V2 request MLServer can decode; scripts/check_serving_extras.py reads requirements-serving.in's
+groups."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def run(*args: str, home: Path | None = None, timeout: float = 600) -> subproces
 def test_help_names_every_server_and_an_unknown_one_is_refused():
     shown = run("--help")
     assert shown.returncode == 0, shown.stderr
-    for name in ("lab", "mlflow", "bentoml", "mlserver", "--requests", "--bentoml-python", "--mlserver-python"):
+    for name in ("lab", "mlflow", "bentoml", "mlserver", "floor", "--requests", "--bentoml-python",
+                 "--mlserver-python", "--workers"):
         assert name in shown.stdout, name
     refused = run("--servers", "lab,torchserve")
     assert refused.returncode == 2 and "unknown server(s) torchserve" in refused.stderr, refused.stderr
@@ -43,10 +45,14 @@ def test_lab_and_mlflow_serve_the_same_model_end_to_end_and_missing_frameworks_a
     first = dict(line.split(": up; first record P(churn) = ") for line in done.stdout.splitlines() if ": up;" in line)
     assert set(first) == {"lab", "mlflow"}, done.stdout
     assert first["lab"] == first["mlflow"], f"the two servers do not serve the same model: {first}"
+    assert "floor: up (a constant answer)" in done.stdout
     results = json.loads(out.read_text())
-    assert set(results) == {"lab-1", "lab-3", "mlflow-1", "mlflow-3"}
+    assert set(results) == {"lab-1", "lab-3", "mlflow-1", "mlflow-3", "floor-1", "floor-3"}
     assert all(r["requests"] == 6 and r["failed"] == 0 for r in results.values()), results
-    assert "throughput against mlflow models serve: lab" in done.stdout
+    assert "1 record(s), lab throughput against: mlflow" in done.stdout and ", floor " in done.stdout
+    assert "load average" in done.stdout and "load average after the runs" in done.stdout
+    table = [line for line in done.stdout.splitlines() if line.startswith(("| lab server | 1 |", "| lab server | 3 |"))]
+    assert len(table) == 2 and all("%" in line for line in table), "the markdown table gives the floor's share"
 
 
 def test_the_v2_request_has_one_typed_tensor_per_feature():
@@ -76,7 +82,8 @@ def test_the_chapters_chart_is_drawn_from_the_benchmarks_json(tmp_path):
     from figure_serving_frameworks import draw
 
     results = json.loads((REPO / "book" / "m6" / "serving_frameworks.json").read_text())
-    assert {k.rsplit("-", 1)[0] for k in results} == {"lab", "mlflow", "bentoml", "mlserver"}
+    peers = {"lab", "mlflow", "bentoml", "mlserver"}
+    assert peers <= {k.rsplit("-", 1)[0] for k in results} <= peers | {"floor"}  # the floor, once re-measured
     draw(results, tmp_path / "chart.svg")
     svg = (tmp_path / "chart.svg").read_text()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg

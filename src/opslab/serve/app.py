@@ -21,9 +21,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from opslab.serve import responses as r
 from opslab.serve.docs import add_offline_docs
 from opslab.serve.drift import DriftMonitor, DriftSettings, input_problems
+from opslab.serve.group_commit import GroupCommit
 from opslab.serve.metrics import MetricsMiddleware, ServerMetrics
 from opslab.serve.model_store import Follower, LoadedModel, ModelLoadError, ModelStore, SharedChoice
 from opslab.serve.prediction_log import PredictionLog, PredictionLogError, utc_now
+from opslab.serve.retention import DEFAULT_MAX_ROWS, SAFETY_PAGES, LogKeeper
 from opslab.serve.schema import (
     CustomerRecord,
     FeedbackRequest,
@@ -57,6 +59,8 @@ class ServeSettings:
     drift_metrics: bool = True
     drift: DriftSettings = field(default_factory=DriftSettings)
     log_timeout: float = 10.0  # seconds a prediction waits for another writer's lock on the log
+    log_max_rows: int | None = DEFAULT_MAX_ROWS  # the log's bounded history (None: unbounded)
+    log_max_days: float | None = None  # and, if set, no prediction older than this
 
     @classmethod
     def from_env(cls) -> "ServeSettings":
@@ -78,6 +82,8 @@ class ServeSettings:
                 min_labels=int(env.get("OPSLAB_FEEDBACK_MIN_LABELS", 50)),
             ),
             log_timeout=float(env.get("OPSLAB_LOG_TIMEOUT", 10)),
+            log_max_rows=int(env.get("OPSLAB_LOG_MAX_ROWS", DEFAULT_MAX_ROWS)) or None,  # 0: unbounded
+            log_max_days=float(env.get("OPSLAB_LOG_MAX_DAYS", 0)) or None,  # 0: no age limit
         )
 
 
@@ -157,6 +163,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.log = PredictionLog(Path(settings.data_dir) / "predictions.db", timeout=settings.log_timeout)
+        keeper = LogKeeper(app.state.log.path, settings.log_max_rows, settings.log_max_days,
+                           timeout=settings.log_timeout)  # retention and checkpoints, in its own thread
+        app.state.log.defer_checkpoints(SAFETY_PAGES)
+        app.state.committer, app.state.keeper = GroupCommit(app.state.log, keeper.written), keeper.start()
         chosen = choice.newer()  # a worker started after a reload serves its model
         if chosen is not None and await load(chosen[1]):
             choice.follow(chosen[0])
@@ -165,6 +175,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         task = asyncio.create_task(follow_reloads())
         yield
         task.cancel()
+        keeper.stop()
         app.state.log.close()
         drift.close()
         metrics.close()
@@ -227,31 +238,28 @@ def create_app(settings: ServeSettings) -> FastAPI:
         model = model_in_service()  # one model for the whole request, even if a reload happens now
         payload = await read_json(request, settings.max_body_bytes)
         try:
-            records = parse_records(payload, settings.max_batch)
+            batch = parse_records(payload, settings.max_batch)
         except HTTPException as refused:  # count the refused values by field and problem
             metrics.observe_problems(input_problems(getattr(refused, "problems", refused.detail)))
             raise
         if getattr(model.predictor, "fast", False):
-            probabilities = model.predictor.predict_proba(records)
+            probabilities = model.predictor.predict_proba(batch)
         else:
-            probabilities = await run_in_threadpool(model.predictor.predict_proba, records)
+            probabilities = await run_in_threadpool(model.predictor.predict_proba, batch)
         churned = (probabilities >= settings.threshold).astype(int)
-        timestamp, ids = utc_now(), new_ids(len(records))
-        rows = [
-            (pid, timestamp, model.name, model.version, record, int(c), float(p))
-            for pid, record, c, p in zip(ids, records, churned, probabilities)
-        ]
-        try:  # committed before anyone hears the answer
-            if not app.state.log.record(rows, wait=False):
-                await run_in_threadpool(app.state.log.record, rows)
+        ids, n, churned, probabilities = new_ids(len(batch)), len(batch), churned.tolist(), probabilities.tolist()
+        rows = list(zip(ids, [utc_now()] * n, [model.name] * n, [model.version] * n, batch.records, churned,
+                        probabilities))
+        try:  # committed (with the other requests waiting at this moment) before anyone hears the answer
+            await app.state.committer.commit(rows)
         except PredictionLogError as err:
             raise log_unwritable(err) from None
-        metrics.observe_predictions(records, churned, probabilities, model.version)
+        metrics.observe_predictions(batch, churned, probabilities, model.version, request.scope)
         answers = [
             {"prediction_id": i, "churned": c, "probability": p, "model_name": name, "model_version": version}
             for i, _, name, version, _, c, p in rows
         ]
-        return SafeJSONResponse({"predictions": answers})  # plain JSON types: skip FastAPI's generic encoder
+        return r.FastJSONResponse({"predictions": answers})  # plain JSON types: skip FastAPI's generic encoder
 
     @app.post(
         "/feedback",

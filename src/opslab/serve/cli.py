@@ -45,6 +45,18 @@ def configure(parser) -> None:
         default=float(os.environ.get("OPSLAB_LOG_TIMEOUT", 10)),
         help="seconds a prediction waits for a lock on the prediction log before answering 503 (default 10)",
     )
+    parser.add_argument(
+        "--log-max-rows",
+        type=int,
+        default=int(os.environ.get("OPSLAB_LOG_MAX_ROWS", 1_000_000)),
+        help="predictions the log keeps, the oldest pruned first in the background (default 1000000; 0: all)",
+    )
+    parser.add_argument(
+        "--log-max-days",
+        type=float,
+        default=float(os.environ.get("OPSLAB_LOG_MAX_DAYS", 0)),
+        help="also prune predictions older than this many days (default 0: no age limit)",
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     parser.add_argument("--access-log", action="store_true", help="print one line per request")
 
@@ -87,6 +99,8 @@ def prepare(args, name: str) -> int | None:
         ("OPSLAB_MAX_BATCH", args.max_batch),
         ("OPSLAB_MAX_BODY_BYTES", args.max_body_bytes),
         ("OPSLAB_LOG_TIMEOUT", args.log_timeout),
+        ("OPSLAB_LOG_MAX_ROWS", args.log_max_rows),
+        ("OPSLAB_LOG_MAX_DAYS", args.log_max_days),
     ]:
         if value is not None:
             os.environ[key] = str(value)

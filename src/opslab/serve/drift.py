@@ -10,12 +10,13 @@ the windowed signals live here and not in per-process memory:
   (tied deciles merged), categorical ones by category.
 - ``opslab_drift_window_records``: how many records the window holds.
 - ``opslab_feedback_auc``, ``opslab_feedback_accuracy``: over the newest ``feedback_window``
-  predictions that have a true label (newest by prediction), once there are ``min_labels`` of them
+  predictions that have a true label (newest by prediction time), once there are ``min_labels`` of them
   with both classes present; ``opslab_feedback_labelled_records`` counts them.
 
 It also maps /predict's validation errors to the problems ``opslab_input_problems_total`` counts.
-The scrape costs a few milliseconds (two indexed queries, 500 JSON rows, numpy); nothing is added
-to the prediction path.
+The scrape costs a few milliseconds (two indexed queries, 500 JSON rows, numpy), whatever the size
+of the log: the drift window is read backwards from the newest rowid, the feedback window from a
+partial index of the labelled rows. Nothing is added to the prediction path.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ class DriftMonitor:
         """(true label, served class, probability) of the newest labelled predictions."""
         rows = self._query(
             "SELECT feedback, churned, probability FROM predictions WHERE feedback IS NOT NULL "
-            "ORDER BY rowid DESC LIMIT ?",
+            "ORDER BY timestamp DESC LIMIT ?",  # from the labelled_by_time index: no table scan
             (self.settings.feedback_window,),
         )
         data = np.array(rows, dtype=float).reshape(-1, 3)

@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import threading
 import time
+from bisect import bisect_left
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from prometheus_client.utils import floatToGoString
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 PROBABILITY_BUCKETS = tuple(i / 10 for i in range(1, 11))
+PENDING = "opslab.metrics"  # the scope key under which an endpoint hands its observations to the middleware
 PROBLEMS = ("missing", "null", "wrong_type", "out_of_range", "unknown_category", "unknown_field")
 
 
@@ -56,8 +58,8 @@ class MetricFiles:
         self._files: dict[str, MmapedDict] = {}
         self._pid = os.getpid()
 
-    def _file(self, kind: str) -> MmapedDict:
-        if os.getpid() != self._pid:  # forked: never write into the parent's file
+    def _file(self, kind: str, forked_checked: bool = False) -> MmapedDict:
+        if not forked_checked and os.getpid() != self._pid:  # forked: never write into the parent's file
             self._files, self._pid = {}, os.getpid()
         file = self._files.get(kind)
         if file is None:
@@ -66,11 +68,18 @@ class MetricFiles:
 
     def add(self, kind: str, items: list[tuple[str, float]]) -> None:
         """Add each amount to its key's value, under one lock."""
+        self.add_all({kind: items})
+
+    def add_all(self, items_by_kind: dict[str, list[tuple[str, float]]]) -> None:
+        """Several files' additions under one lock (a request's whole update)."""
         with self._lock:
-            file = self._file(kind)
-            for key, amount in items:
-                value, _ = file.read_value(key)
-                file.write_value(key, value + amount, 0.0)
+            if os.getpid() != self._pid:  # forked: never write into the parent's file (checked once)
+                self._files, self._pid = {}, os.getpid()
+            for kind, items in items_by_kind.items():
+                file = self._file(kind, forked_checked=True)
+                for key, amount in items:
+                    value, _ = file.read_value(key)
+                    file.write_value(key, value + amount, 0.0)
 
     def close(self) -> None:
         with self._lock:
@@ -100,7 +109,11 @@ class SharedCounter:
 
     def inc_many(self, amounts: dict[tuple, float]) -> None:
         """Several label sets at once (one lock, one call)."""
-        self.files.add("counter", [(self.key(labels), n) for labels, n in amounts.items()])
+        self.files.add("counter", self.items(amounts))
+
+    def items(self, amounts: dict[tuple, float]) -> list[tuple[str, float]]:
+        """What ``inc_many(amounts)`` adds, for :meth:`MetricFiles.add_all`."""
+        return [(self.key(labels), n) for labels, n in amounts.items()]
 
 
 class SharedHistogram:
@@ -117,6 +130,7 @@ class SharedHistogram:
     ):
         self.files, self.name, self.documentation, self.labelnames = files, name, documentation, labelnames
         self.bounds = np.array([*buckets, float("inf")])
+        self.bound_list = self.bounds.tolist()
         self._keys: dict[tuple, tuple[list[str], str]] = {}
 
     def _keys_for(self, labelvalues: tuple) -> tuple[list[str], str]:
@@ -140,13 +154,26 @@ class SharedHistogram:
         self.files.add("histogram", [(buckets[index], 1.0), (total, float(value))])
 
     def observe_many(self, values, *labelvalues: str) -> None:
+        items = self.items(values, *labelvalues)
+        if items:
+            self.files.add("histogram", items)
+
+    def items(self, values, *labelvalues: str) -> list[tuple[str, float]]:
+        """What ``observe_many(values)`` adds, for :meth:`MetricFiles.add_all`."""
+        if len(values) <= 8:  # a request's latency, a single record's probability: plain Python is faster
+            values = [float(v) for v in values]
+            if not values:
+                return []
+            buckets, total = self._keys_for(labelvalues)
+            counts: dict[int, float] = {}
+            for v in values:
+                i = bisect_left(self.bound_list, v) if v == v else len(self.bound_list) - 1  # NaN: +Inf, as numpy
+                counts[i] = counts.get(i, 0.0) + 1.0
+            return [*((buckets[i], n) for i, n in counts.items()), (total, sum(values))]
         values = np.asarray(values, dtype=float)
-        if not len(values):
-            return
         buckets, total = self._keys_for(labelvalues)
         counts = np.bincount(np.searchsorted(self.bounds, values, side="left"), minlength=len(self.bounds))
-        items = [(buckets[i], float(n)) for i, n in enumerate(counts) if n]
-        self.files.add("histogram", [*items, (total, float(values.sum()))])
+        return [*((buckets[i], float(n)) for i, n in enumerate(counts) if n), (total, float(values.sum()))]
 
 
 class ServerMetrics:
@@ -193,15 +220,31 @@ class ServerMetrics:
         self.model_reloads = SharedCounter(files, "opslab_model_reloads", "successful model reloads")
         self.model_reloads.inc(amount=0.0)  # present (at 0) from the start
 
-    def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        self.requests.inc(endpoint, method, str(status))
-        self.latency.observe(seconds, endpoint)
+    def observe_request(self, endpoint: str, method: str, status: int, seconds: float, more: list | None = None) -> None:
+        """Count and time one request, with ``more`` (what its endpoint observed, as
+        ``(kind, items)`` pairs), in one update of the metric files."""
+        update = {
+            "counter": [(self.requests.key((endpoint, method, str(status))), 1.0)],
+            "histogram": self.latency.items([seconds], endpoint),
+        }
+        for kind, items in more or ():
+            update[kind] = update[kind] + items
+        self.files.add_all(update)
 
-    def observe_predictions(self, records: list[dict], churned, probabilities, model_version: str) -> None:
-        positives = int(np.sum(churned))
-        counts = {("1", model_version): positives, ("0", model_version): len(records) - positives}
-        self.predictions.inc_many({labels: n for labels, n in counts.items() if n})
-        self.probability.observe_many(probabilities)
+    def observe_predictions(self, batch, churned, probabilities, model_version: str, scope=None) -> None:
+        """Count a request's predictions. With the request's ASGI ``scope``, they are handed to
+        :class:`MetricsMiddleware`, which writes them with the request's own counts in one update."""
+        positives = int(churned.sum()) if isinstance(churned, np.ndarray) else int(sum(churned))
+        counts = {("1", model_version): positives, ("0", model_version): len(batch) - positives}
+        items = [
+            ("counter", self.predictions.items({labels: n for labels, n in counts.items() if n})),
+            ("histogram", self.probability.items(probabilities)),
+        ]
+        pending = scope.get(PENDING) if scope is not None else None
+        if pending is not None:
+            pending.extend(items)
+        else:
+            self.files.add_all(dict(items))
 
     def observe_feedback(self, churned: int) -> None:
         self.feedback.inc(str(churned))
@@ -243,6 +286,7 @@ class MetricsMiddleware:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         status = 500
+        scope[PENDING] = more = []  # filled by the endpoint (observe_predictions), written below with the rest
 
         async def send_and_note(message):
             nonlocal status
@@ -255,4 +299,4 @@ class MetricsMiddleware:
         finally:
             path = route_path(scope)
             endpoint = path if path in self.endpoints else "other"
-            self.metrics.observe_request(endpoint, scope["method"], status, time.perf_counter() - started)
+            self.metrics.observe_request(endpoint, scope["method"], status, time.perf_counter() - started, more)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import math
+from operator import itemgetter
 from typing import Annotated, Any, Literal
 
+import numpy as np
+import orjson
 from fastapi import HTTPException, Request
 from pydantic import (
     BaseModel,
@@ -173,6 +176,10 @@ async def read_json(request: Request, max_bytes: int, empty: Any = _REQUIRED) ->
         shown = media_type or "no Content-Type header"
         raise HTTPException(415, f"Content-Type must be application/json, got {shown}")
     try:
+        return orjson.loads(body)  # the fast parser; anything it refuses is read again by json below
+    except orjson.JSONDecodeError:
+        pass  # NaN, Infinity, huge integers, lone surrogates, UTF-16: json.loads decides, as before
+    try:
         try:
             return json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -190,21 +197,116 @@ async def read_json(request: Request, max_bytes: int, empty: Any = _REQUIRED) ->
 
 
 _record_validator = CustomerRecord.__pydantic_validator__
+_N_NUMERIC = len(NUMERIC_FEATURES)
+_ROW = itemgetter(*FEATURES)  # a record's values in FEATURES order, in one C call
+_NUMBER_TYPES = {int, float}  # what the strict number fields take (bool, str, a huge integer's mark: not)
+_LOW = np.array([FEATURE_LIMITS.get(f, (None, None))[0] for f in NUMERIC_FEATURES], dtype=float).reshape(-1, 1)
+_HIGH = np.array([FEATURE_LIMITS.get(f, (None, None))[1] for f in NUMERIC_FEATURES], dtype=float).reshape(-1, 1)
+_LOW[np.isnan(_LOW)], _HIGH[np.isnan(_HIGH)] = -np.inf, np.inf
+_ALLOWED = [frozenset(CATEGORIES[f]) for f in CATEGORICAL_FEATURES]
 
 
-def parse_records(payload: Any, max_batch: int) -> list[dict]:
-    """One record (a JSON object) or a batch (an array of objects) as a list of validated dicts."""
-    if isinstance(payload, dict):
+class Batch:
+    """Validated records, held both ways: ``records``, the dicts as the client sent them (what the
+    log stores), and by column: ``numeric``, an (n, 8) float array in ``NUMERIC_FEATURES`` order, and
+    ``columns``, each feature's values as a tuple (what the predictors read)."""
+
+    __slots__ = ("records", "_numeric", "columns")
+
+    def __init__(self, records: list[dict], numeric: np.ndarray | None, columns: dict[str, tuple]):
+        self.records, self._numeric, self.columns = records, numeric, columns
+
+    @property
+    def numeric(self) -> np.ndarray:
+        if self._numeric is None:  # built on first use (a single record's path never needs it)
+            self._numeric = np.array([self.columns[f] for f in NUMERIC_FEATURES], dtype=float).T
+        return self._numeric
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @classmethod
+    def of(cls, records: "list[dict] | Batch") -> "Batch":
+        """``records`` (valid records, e.g. a predictor's probes) as a Batch; a Batch as it is."""
+        if isinstance(records, Batch):
+            return records
+        columns = list(zip(*map(_ROW, records))) if records else [()] * len(FEATURES)
+        numeric = np.array(columns[:_N_NUMERIC], dtype=float).reshape(_N_NUMERIC, len(records)).T
+        return cls(records, numeric, dict(zip(FEATURES, columns)))
+
+
+_BOUNDS = list(zip(_LOW.ravel().tolist(), _HIGH.ravel().tolist()))
+
+
+def _one_checked(record: dict) -> Batch | None:
+    """:func:`_checked_at_once` for a single record, in plain Python (numpy's per-call overhead
+    costs more than the checks themselves here)."""
+    if len(record) != len(FEATURES):
+        return None
+    try:
+        values = _ROW(record)
+    except KeyError:
+        return None
+    for value, (low, high) in zip(values, _BOUNDS):
+        if (type(value) is not float and type(value) is not int) or not low <= value <= high:  # NaN fails
+            return None
+    for value, allowed in zip(values[_N_NUMERIC:], _ALLOWED):
+        if type(value) is not str or value not in allowed:
+            return None
+    return Batch([record], None, {f: (v,) for f, v in zip(FEATURES, values)})
+
+
+def _checked_at_once(items: list) -> Batch | None:
+    """The whole batch checked column by column with C-level passes (exact field names, number types,
+    limits, categories) instead of record by record; None if anything is off, and the caller then
+    validates record by record to name every problem."""
+    if {*map(type, items)} != {dict} or {*map(len, items)} != {len(FEATURES)}:
+        return None
+    try:  # twelve names each, all of them features: exactly the features
+        names = {name: name for name in items[0]}  # the parser's own key objects: lookups by identity
+        columns = list(zip(*map(itemgetter(*[names[f] for f in FEATURES]), items)))
+    except KeyError:
+        return None
+    for values in columns[:_N_NUMERIC]:
+        if not _NUMBER_TYPES.issuperset(map(type, values)):
+            return None
+    try:
+        numeric = np.array(columns[:_N_NUMERIC], dtype=float)
+    except OverflowError:  # an integer beyond any float
+        return None
+    if not ((numeric >= _LOW) & (numeric <= _HIGH)).all():  # NaN fails both comparisons
+        return None
+    for values, allowed in zip(columns[_N_NUMERIC:], _ALLOWED):
         try:
-            return [_record_validator.validate_python(payload).__dict__]
+            if not allowed.issuperset(values):
+                return None
+        except TypeError:  # an unhashable value (a list, an object)
+            return None
+    return Batch(items, numeric.T, dict(zip(FEATURES, columns)))
+
+
+def parse_records(payload: Any, max_batch: int) -> Batch:
+    """One record (a JSON object) or a batch (an array of objects), validated: a :class:`Batch`.
+    Valid input is checked a column at a time; the per-record pydantic validation that names every
+    problem runs only when that check finds one."""
+    if isinstance(payload, dict):
+        batch = _one_checked(payload)
+        if batch is not None:
+            return batch
+        try:
+            _record_validator.validate_python(payload)
         except ValidationError as err:
             raise HTTPException(422, describe_errors(err, expected=FEATURES)) from None
+        return Batch.of([payload])  # valid after all (a case the column check does not know)
     if isinstance(payload, list):
         if not payload:
             raise HTTPException(422, "the batch is empty: send one record (an object) or a non-empty array")
         if len(payload) > max_batch:
             raise HTTPException(413, f"a batch of {len(payload)} records is over the limit of {max_batch}")
-        records, errors = [], []
+        batch = _checked_at_once(payload)
+        if batch is not None:
+            return batch
+        errors = []
         for i, item in enumerate(payload):
             if not isinstance(item, dict):
                 errors.append(
@@ -218,7 +320,7 @@ def parse_records(payload: Any, max_batch: int) -> list[dict]:
                 )
                 continue
             try:
-                records.append(_record_validator.validate_python(item).__dict__)
+                _record_validator.validate_python(item)
             except ValidationError as err:
                 errors += describe_errors(err, ("body", i), expected=FEATURES)
         if errors:
@@ -227,7 +329,7 @@ def parse_records(payload: Any, max_batch: int) -> list[dict]:
             refused = HTTPException(422, errors[:50])
             refused.problems = errors  # every problem, for the metrics; the answer shows the first 50
             raise refused
-        return records
+        return Batch.of(payload)
     raise HTTPException(
         422, f"body must be a JSON object (one record) or an array of objects (a batch), got {_kind(payload)}"
     )
