@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     after = os.getloadavg()
     base = results[sizes[0]]["predict"]["p50_ms"]
     print()
-    print(f"{'rows':>10} {'MB':>6} {'predict p50':>11} {'p90':>7} {'p99':>7} {'vs first':>8} {'scrape p50':>10} {'max':>7}")
+    print(f"{'rows':>10} {'MB':>6} {'predict p50':>11} {'p90':>7} {'p99':>7} {'vs first':>8} "
+          f"{'scrape p50':>10} {'max':>7}")
     for size, r in results.items():
         p, s = r["predict"], r["scrape"]
         print(f"{size:>10,} {r['megabytes']:>6.1f} {p['p50_ms']:>11.2f} {p['p90_ms']:>7.2f} {p['p99_ms']:>7.2f} "

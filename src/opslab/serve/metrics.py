@@ -220,7 +220,8 @@ class ServerMetrics:
         self.model_reloads = SharedCounter(files, "opslab_model_reloads", "successful model reloads")
         self.model_reloads.inc(amount=0.0)  # present (at 0) from the start
 
-    def observe_request(self, endpoint: str, method: str, status: int, seconds: float, more: list | None = None) -> None:
+    def observe_request(self, endpoint: str, method: str, status: int, seconds: float,
+                        more: list | None = None) -> None:
         """Count and time one request, with ``more`` (what its endpoint observed, as
         ``(kind, items)`` pairs), in one update of the metric files."""
         update = {
