@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import shutil
 import sys
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 from conftest import REPO
 from opslab.space import files

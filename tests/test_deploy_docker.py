@@ -10,10 +10,10 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 
 import httpx
 import pytest
-import tomllib
 import yaml
 
 from conftest import REPO

@@ -7,11 +7,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from opslab.background import group_members
 from opslab.registry import champion_uri
 from opslab.serve.app import ServeSettings, create_app
 from opslab.serve.prediction_log import PredictionLog, PredictionLogError, utc_now
@@ -31,6 +33,27 @@ def _integrity(path) -> str:
 def _ids(path) -> set[str]:
     with sqlite3.connect(path) as db:
         return {pid for (pid,) in db.execute("SELECT prediction_id FROM predictions")}
+
+
+def until(condition, what: str, timeout: float = 60) -> None:
+    """Poll ``condition`` until it holds: synchronise on a state, not on a guessed duration."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"after {timeout:g} s: {what}"
+        time.sleep(0.01)
+
+
+def sleeping_threads(pid: int) -> int:
+    """How many threads of the process group ``pid`` sleep in the kernel's nanosleep right now: SQLite's
+    busy handler waits for a lock that way (uvicorn's loop waits in epoll, idle pool threads on a futex)."""
+    count = 0
+    for member in group_members(pid):
+        for task in Path(f"/proc/{member}/task").glob("*"):
+            try:
+                count += (task / "wchan").read_text().strip() in ("hrtimer_nanosleep", "do_nanosleep")
+            except OSError:
+                continue
+    return count
 
 
 def test_a_failed_commit_is_rolled_back_and_the_log_keeps_working(tmp_path):
@@ -69,8 +92,11 @@ def test_a_write_that_must_not_wait_gives_way_to_another_writer(tmp_path):
     assert log.record([_row(2)], wait=False) is False
     waiting = threading.Thread(target=log.record, args=([_row(3)],))
     waiting.start()
-    time.sleep(0.5)
-    assert log.record([_row(4)], wait=False) is False  # the waiting write holds the log: no waiting here either
+    until(log._lock.locked, "the waiting write never took the log")  # it holds the log, waiting for `other`
+    # No waiting here either: False at once, while the waiting write still waits (had this call waited
+    # for the log, it would return only once that write had given up, 60 s later).
+    assert log.record([_row(4)], wait=False) is False
+    assert waiting.is_alive()
     other.execute("ROLLBACK")
     other.close()
     waiting.join(timeout=60)
@@ -158,8 +184,14 @@ def test_health_answers_while_a_prediction_waits_for_the_log(tmp_path):
 
         pending = threading.Thread(target=predict)
         try:
+            before = 0  # the most threads that sleep anyway (a background thread may nap now and then)
+            for _ in range(30):
+                before = max(before, sleeping_threads(lab.process.pid))
+                time.sleep(0.01)
             pending.start()
-            time.sleep(2)  # let the prediction reach the lock (it cannot pass it while we hold it)
+            # until the prediction waits for the lock: a server thread sleeping in SQLite's busy handler
+            until(lambda: sleeping_threads(lab.process.pid) > before,
+                  "the prediction never reached the log's lock")
             health = httpx.get(f"{lab.url}/health", timeout=60)  # the event loop answers
             metrics = httpx.get(f"{lab.url}/metrics", timeout=60)
             still_pending = pending.is_alive()

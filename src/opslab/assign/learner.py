@@ -49,7 +49,7 @@ def _clean_cell(cell, index: int, lab: str):
     if cell.cell_type == "code":
         cell.outputs, cell.execution_count = [], None
     if not cell.get("id"):
-        cell.id = hashlib.sha1(f"{lab}:{index}".encode()).hexdigest()[:8]
+        cell.id = hashlib.sha1(f"{lab}:{index}".encode(), usedforsecurity=False).hexdigest()[:8]
     return cell
 
 

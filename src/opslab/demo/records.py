@@ -50,7 +50,7 @@ def customer_record(*values) -> dict:
     """One customer from form values given in FEATURES order (numbers first, then categories)."""
     if len(values) != len(FEATURES):
         raise InputProblem(f"expected {len(FEATURES)} values, got {len(values)}")
-    record = dict(zip(FEATURES, values))
+    record = dict(zip(FEATURES, values, strict=True))
     empty = [f for f in NUMERIC_FEATURES if record[f] is None] + [
         f for f in CATEGORICAL_FEATURES if not record[f]
     ]

@@ -257,7 +257,7 @@ class Grader:
             if path.exists():
                 try:
                     return nbformat.read(path, as_version=4)
-                except Exception:
+                except Exception:  # noqa: S112 - a half-written notebook: the next one may be whole
                     continue
         return None
 

@@ -71,7 +71,7 @@ def expose(paths: list[str]) -> None:
         inside = [p for p in paths if closed[p] == folder]
         handles = [os.open(p, os.O_PATH) for p in inside]
         mount("tmpfs", folder, "tmpfs", 0, "mode=0755")
-        for path, handle in zip(inside, handles):
+        for path, handle in zip(inside, handles, strict=True):
             if os.path.isdir(f"/proc/self/fd/{handle}"):
                 os.makedirs(path, exist_ok=True)
             else:
@@ -127,8 +127,9 @@ def bwrap_argv(bwrap: str, needed: list[str], writable: list[str], hidden: list[
             argv += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             argv += ["--ro-bind", path, path]
-    argv += ["--dev", "/dev", "--proc", "/proc", "--size", str(tmp_mb * 2**20), "--tmpfs", "/tmp",
-             "--size", str(tmp_mb * 2**20), "--tmpfs", "/dev/shm"]
+    # fresh tmpfs mounts inside the sandbox, private to it (not the host's /tmp)
+    argv += ["--dev", "/dev", "--proc", "/proc", "--size", str(tmp_mb * 2**20), "--tmpfs", "/tmp",  # noqa: S108
+             "--size", str(tmp_mb * 2**20), "--tmpfs", "/dev/shm"]  # noqa: S108
     shown = [os.path.abspath(p) for p in dict.fromkeys(needed) if os.path.exists(p)]
     for path in shown:
         argv += ["--ro-bind", path, path]

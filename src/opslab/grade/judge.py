@@ -149,7 +149,7 @@ def same(got, want, rel: float = 1e-9, abs_tol: float = 0.0) -> bool:
         return got == want or math.isclose(got, want, rel_tol=rel, abs_tol=abs_tol)
     if isinstance(want, list):
         return (type(got) is list and len(got) == len(want)
-                and all(same(g, w, rel, abs_tol) for g, w in zip(got, want)))
+                and all(same(g, w, rel, abs_tol) for g, w in zip(got, want, strict=False)))
     if isinstance(want, dict):
         return (type(got) is dict and got.keys() == want.keys()
                 and all(same(got[k], want[k], rel, abs_tol) for k in want))

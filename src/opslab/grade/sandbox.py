@@ -87,7 +87,7 @@ _probed: dict[bool, Isolation] = {}
 def canary_parent() -> Path:
     """Where the probe puts the folder it must not see: not under /tmp, which the sandbox replaces
     anyway (a canary there would be hidden whether or not the hiding works)."""
-    for folder in (Path("/var/tmp"), Path.home() / ".cache"):
+    for folder in (Path("/var/tmp"), Path.home() / ".cache"):  # noqa: S108 - a folder the sandbox shows
         if folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
             return folder
     raise RuntimeError("no writable folder outside /tmp for the sandbox probe (/var/tmp or ~/.cache)")

@@ -133,7 +133,7 @@ def run_notebooks(
     with ProcessPoolExecutor(max_workers=min(workers, max(len(notebooks), 1))) as pool:
         futures = [
             pool.submit(execute_notebook, nb, out_dir, parameters, timeout, output)
-            for nb, output in zip(notebooks, outputs)
+            for nb, output in zip(notebooks, outputs, strict=True)
         ]
         for future in tqdm(as_completed(futures), total=len(futures), desc="notebooks", unit="nb"):
             results.append(future.result())

@@ -64,26 +64,28 @@ class ServeSettings:
 
     @classmethod
     def from_env(cls) -> "ServeSettings":
+        """Raises SettingsError (a ValueError) naming each variable whose value does not fit, and its value."""
         from opslab.registry import champion_uri
+        from opslab.serve.settings import read_env
 
-        env = os.environ
+        env = read_env()
         return cls(
-            model_uri=env.get("OPSLAB_MODEL_URI") or champion_uri(),
-            data_dir=Path(env["OPSLAB_DATA_DIR"]) if env.get("OPSLAB_DATA_DIR") else default_data_dir(),
-            admin_token=env.get("OPSLAB_ADMIN_TOKEN") or None,
-            max_batch=int(env.get("OPSLAB_MAX_BATCH", 1000)),
-            max_body_bytes=int(env.get("OPSLAB_MAX_BODY_BYTES", 1_000_000)),
-            metrics_dir=Path(env["OPSLAB_METRICS_DIR"]) if env.get("OPSLAB_METRICS_DIR") else None,
-            drift_metrics=env.get("OPSLAB_DRIFT_METRICS", "1") != "0",
+            model_uri=env.model_uri or champion_uri(),
+            data_dir=env.data_dir or default_data_dir(),
+            admin_token=env.admin_token,
+            max_batch=env.max_batch,
+            max_body_bytes=env.max_body_bytes,
+            metrics_dir=env.metrics_dir,
+            drift_metrics=env.drift_metrics,
             drift=DriftSettings(
-                window=int(env.get("OPSLAB_DRIFT_WINDOW", 500)),
-                min_records=int(env.get("OPSLAB_DRIFT_MIN_RECORDS", 100)),
-                feedback_window=int(env.get("OPSLAB_FEEDBACK_WINDOW", 500)),
-                min_labels=int(env.get("OPSLAB_FEEDBACK_MIN_LABELS", 50)),
+                window=env.drift_window,
+                min_records=env.drift_min_records,
+                feedback_window=env.feedback_window,
+                min_labels=env.feedback_min_labels,
             ),
-            log_timeout=float(env.get("OPSLAB_LOG_TIMEOUT", 10)),
-            log_max_rows=int(env.get("OPSLAB_LOG_MAX_ROWS", DEFAULT_MAX_ROWS)) or None,  # 0: unbounded
-            log_max_days=float(env.get("OPSLAB_LOG_MAX_DAYS", 0)) or None,  # 0: no age limit
+            log_timeout=env.log_timeout,
+            log_max_rows=env.log_max_rows or None,  # 0: unbounded
+            log_max_days=env.log_max_days or None,  # 0: no age limit
         )
 
 
@@ -249,7 +251,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         churned = (probabilities >= settings.threshold).astype(int)
         ids, n, churned, probabilities = new_ids(len(batch)), len(batch), churned.tolist(), probabilities.tolist()
         rows = list(zip(ids, [utc_now()] * n, [model.name] * n, [model.version] * n, batch.records, churned,
-                        probabilities))
+                        probabilities, strict=False))
         try:  # committed (with the other requests waiting at this moment) before anyone hears the answer
             await app.state.committer.commit(rows)
         except PredictionLogError as err:

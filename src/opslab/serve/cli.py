@@ -30,31 +30,31 @@ def configure(parser) -> None:
     parser.add_argument(
         "--max-batch",
         type=int,
-        default=int(os.environ.get("OPSLAB_MAX_BATCH", 1000)),
+        default=None,  # $OPSLAB_MAX_BATCH, checked with the other settings in prepare()
         help="most records in one /predict request (default 1000)",
     )
     parser.add_argument(
         "--max-body-bytes",
         type=int,
-        default=int(os.environ.get("OPSLAB_MAX_BODY_BYTES", 1_000_000)),
+        default=None,  # $OPSLAB_MAX_BODY_BYTES, checked with the other settings in prepare()
         help="largest request body in bytes (default 1000000)",
     )
     parser.add_argument(
         "--log-timeout",
         type=float,
-        default=float(os.environ.get("OPSLAB_LOG_TIMEOUT", 10)),
+        default=None,  # $OPSLAB_LOG_TIMEOUT, checked with the other settings in prepare()
         help="seconds a prediction waits for a lock on the prediction log before answering 503 (default 10)",
     )
     parser.add_argument(
         "--log-max-rows",
         type=int,
-        default=int(os.environ.get("OPSLAB_LOG_MAX_ROWS", 1_000_000)),
+        default=None,  # $OPSLAB_LOG_MAX_ROWS, checked with the other settings in prepare()
         help="predictions the log keeps, the oldest pruned first in the background (default 1000000; 0: all)",
     )
     parser.add_argument(
         "--log-max-days",
         type=float,
-        default=float(os.environ.get("OPSLAB_LOG_MAX_DAYS", 0)),
+        default=None,  # $OPSLAB_LOG_MAX_DAYS, checked with the other settings in prepare()
         help="also prune predictions older than this many days (default 0: no age limit)",
     )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
@@ -106,6 +106,13 @@ def prepare(args, name: str) -> int | None:
             os.environ[key] = str(value)
     from opslab.serve.app import default_data_dir
     from opslab.serve.metrics import reset_metrics_dir
+    from opslab.serve.settings import SettingsError, read_env
+
+    try:  # every worker reads these variables: a bad one is named here, not in a traceback per worker
+        read_env()
+    except SettingsError as err:
+        print(f"{name}: {err}")
+        return 2
 
     # one metrics folder per server, emptied before any worker starts: every worker writes its
     # counters there and every scrape merges them (see opslab.serve.metrics)

@@ -97,7 +97,9 @@ class PredictionLog:
             return True
         except sqlite3.Error as err:
             _roll_back(db)  # a failed INSERT or COMMIT leaves the transaction open: every later BEGIN fails
-            if not wait and getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
+            # the primary code: SQLITE_BUSY_RECOVERY (another process recovering the WAL after a crash) and
+            # SQLITE_BUSY_SNAPSHOT are extended codes of SQLITE_BUSY, and mean "wait" too
+            if not wait and (getattr(err, "sqlite_errorcode", None) or 0) & 0xFF == sqlite3.SQLITE_BUSY:
                 return False  # another process is writing: the caller waits for it, off the event loop
             raise PredictionLogError(f"{self.path}: {err}") from None
         except BaseException:

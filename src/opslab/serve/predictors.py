@@ -73,7 +73,7 @@ class NumpyPipeline:
             elif step == "passthrough" and set(columns) <= set(NUMERIC_FEATURES):
                 self.parts.append(("numeric", columns, np.zeros(len(columns)), np.ones(len(columns))))
             elif isinstance(step, OneHotEncoder) and step.drop is None:
-                for column, cats in zip(columns, step.categories_):
+                for column, cats in zip(columns, step.categories_, strict=True):
                     self.parts.append(("onehot", column, {str(v): i for i, v in enumerate(cats)}, len(cats)))
             else:
                 raise TypeError(f"step {name!r} ({type(step).__name__}) has no numpy rewrite")
@@ -145,7 +145,7 @@ class NumpyPipeline:
         for part in self.weights:
             if part[0] == "numeric":
                 _, where, mean, scale, weights = part
-                for j, m, s, w in zip(where, mean.tolist(), scale.tolist(), weights.tolist()):
+                for j, m, s, w in zip(where, mean.tolist(), scale.tolist(), weights.tolist(), strict=False):
                     z += (float(columns[NUMERIC_FEATURES[j]][0]) - m) / s * w
             else:
                 z += part[2].get(columns[part[1]][0], 0.0)

@@ -60,7 +60,7 @@ def record_model(numeric: list[str] = NUMERIC_FEATURES, categories: dict[str, li
 
 
 CustomerRecord = record_model(NUMERIC_FEATURES, {c: CATEGORIES[c] for c in CATEGORICAL_FEATURES})
-assert list(CustomerRecord.model_fields) == FEATURES
+assert list(CustomerRecord.model_fields) == FEATURES  # noqa: S101 - an import-time invariant of this module
 
 
 def _integral_float_as_int(value: Any) -> Any:
@@ -230,12 +230,12 @@ class Batch:
         """``records`` (valid records, e.g. a predictor's probes) as a Batch; a Batch as it is."""
         if isinstance(records, Batch):
             return records
-        columns = list(zip(*map(_ROW, records))) if records else [()] * len(FEATURES)
+        columns = list(zip(*map(_ROW, records), strict=False)) if records else [()] * len(FEATURES)
         numeric = np.array(columns[:_N_NUMERIC], dtype=float).reshape(_N_NUMERIC, len(records)).T
-        return cls(records, numeric, dict(zip(FEATURES, columns)))
+        return cls(records, numeric, dict(zip(FEATURES, columns, strict=False)))
 
 
-_BOUNDS = list(zip(_LOW.ravel().tolist(), _HIGH.ravel().tolist()))
+_BOUNDS = list(zip(_LOW.ravel().tolist(), _HIGH.ravel().tolist(), strict=False))
 
 
 def _one_checked(record: dict) -> Batch | None:
@@ -247,13 +247,13 @@ def _one_checked(record: dict) -> Batch | None:
         values = _ROW(record)
     except KeyError:
         return None
-    for value, (low, high) in zip(values, _BOUNDS):
+    for value, (low, high) in zip(values, _BOUNDS, strict=False):
         if (type(value) is not float and type(value) is not int) or not low <= value <= high:  # NaN fails
             return None
-    for value, allowed in zip(values[_N_NUMERIC:], _ALLOWED):
+    for value, allowed in zip(values[_N_NUMERIC:], _ALLOWED, strict=False):
         if type(value) is not str or value not in allowed:
             return None
-    return Batch([record], None, {f: (v,) for f, v in zip(FEATURES, values)})
+    return Batch([record], None, {f: (v,) for f, v in zip(FEATURES, values, strict=False)})
 
 
 def _checked_at_once(items: list) -> Batch | None:
@@ -264,7 +264,7 @@ def _checked_at_once(items: list) -> Batch | None:
         return None
     try:  # twelve names each, all of them features: exactly the features
         names = {name: name for name in items[0]}  # the parser's own key objects: lookups by identity
-        columns = list(zip(*map(itemgetter(*[names[f] for f in FEATURES]), items)))
+        columns = list(zip(*map(itemgetter(*[names[f] for f in FEATURES]), items), strict=False))
     except KeyError:
         return None
     for values in columns[:_N_NUMERIC]:
@@ -276,13 +276,13 @@ def _checked_at_once(items: list) -> Batch | None:
         return None
     if not ((numeric >= _LOW) & (numeric <= _HIGH)).all():  # NaN fails both comparisons
         return None
-    for values, allowed in zip(columns[_N_NUMERIC:], _ALLOWED):
+    for values, allowed in zip(columns[_N_NUMERIC:], _ALLOWED, strict=False):
         try:
             if not allowed.issuperset(values):
                 return None
         except TypeError:  # an unhashable value (a list, an object)
             return None
-    return Batch(items, numeric.T, dict(zip(FEATURES, columns)))
+    return Batch(items, numeric.T, dict(zip(FEATURES, columns, strict=False)))
 
 
 def parse_records(payload: Any, max_batch: int) -> Batch:

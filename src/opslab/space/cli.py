@@ -38,7 +38,7 @@ def serve(args) -> int:
     problem = serve_cli.prepare(args, "opslab space serve")
     if problem is not None:
         return problem
-    here = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    here = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # noqa: S104 - a comparison, no bind
     # the demo's client calls the lab server of this same process
     os.environ["OPSLAB_SERVER_URL"] = f"http://{here}:{args.port}{API_PREFIX}"
     print(
@@ -58,7 +58,7 @@ def build(args) -> int:
     except SpaceBuildError as err:
         print(f"opslab space build: {err}", file=sys.stderr)
         return 2
-    for name, path in written.items():
+    for path in written.values():
         print(f"wrote {path}")
     pin = written["requirements.txt"].read_text().splitlines()[-1].split(" @ ", 1)[1]
     print(f"The Hub's build downloads {pin}: that commit must be pushed to GitHub first.")

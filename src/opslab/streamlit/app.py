@@ -68,7 +68,7 @@ chart_left, chart_right = st.columns(2)
 with chart_left:
     st.subheader("How the probabilities spread")
     counts, edges = np.histogram(table["probability"], bins=10, range=(0, 1))
-    bins = [f"{lo:.1f}-{hi:.1f}" for lo, hi in zip(edges[:-1], edges[1:])]
+    bins = [f"{lo:.1f}-{hi:.1f}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
     st.bar_chart(
         pd.DataFrame({"probability of churn": bins, "customers": counts}),
         x="probability of churn",

@@ -197,7 +197,7 @@ def replay(
                     ids += answer
             summary.prediction_ids[day] = ids
             chosen = label_selection(day, len(records), label_coverage, seed)
-            labels[day] = [(pid, int(y)) for pid, y, c in zip(ids, truth, chosen) if c and pid is not None]
+            labels[day] = [(pid, int(y)) for pid, y, c in zip(ids, truth, chosen, strict=True) if c and pid is not None]
             due = labels.pop(day - label_lag_days, [])
             for reason in pool.map(lambda item: client.feedback(*item), due):
                 if reason is None:

@@ -84,7 +84,7 @@ def feature_importance(model, X_test, y_test, seed: int = 0) -> dict[str, float]
     from sklearn.inspection import permutation_importance
 
     result = permutation_importance(model, X_test, y_test, scoring="roc_auc", n_repeats=5, random_state=seed)
-    return {f: round(float(v), 6) for f, v in zip(X_test.columns, result.importances_mean)}
+    return {f: round(float(v), 6) for f, v in zip(X_test.columns, result.importances_mean, strict=True)}
 
 
 def fingerprint(settings: dict = SETTINGS) -> str:
