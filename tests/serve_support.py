@@ -5,6 +5,7 @@ from __future__ import annotations
 from opslab.data import FEATURES, make_customers
 
 TOKEN = "test-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}  # /admin/* and /predictions
 
 
 def ensure_champion():

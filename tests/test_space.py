@@ -166,10 +166,18 @@ def test_the_demo_predicts_through_the_lab_server_in_the_same_process(space):
     record = [EXAMPLE_RECORD[name] for name in NUMERIC_FEATURES + CATEGORICAL_FEATURES]
     status, prediction_id = demo.predict(*record, api_name="/predict_one")
     assert re.fullmatch(r"[0-9a-f]{32}", prediction_id), status
-    log = httpx.get(f"{space}/api/predictions", params={"limit": 50}, timeout=10).json()["predictions"]
-    assert prediction_id in {p["prediction_id"] for p in log}, "the demo's prediction is in this lab server's log"
+    logged = httpx.post(f"{space}/api/feedback", json={"prediction_id": prediction_id, "churned": 0}, timeout=10)
+    assert logged.status_code == 200, "the demo's prediction is in this lab server's log (feedback finds it)"
     feedback = demo.predict(prediction_id, "churned", api_name="/send_feedback")
     assert "✔" in feedback, feedback
+
+
+def test_the_public_space_has_no_prediction_log(space):
+    """The log holds every visitor's input: the Space's lab server has no /predictions, token or not."""
+    assert httpx.get(f"{space}/api/predictions", timeout=10).status_code == 404
+    wrong = httpx.get(f"{space}/api/predictions", headers={"Authorization": "Bearer x"}, timeout=10)
+    assert wrong.status_code == 404
+    assert "/predictions" not in httpx.get(f"{space}/api/openapi.json", timeout=10).json()["paths"]
 
 
 def test_the_healthcheck_passes_while_the_space_serves(space):
