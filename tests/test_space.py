@@ -26,7 +26,8 @@ from opslab.background import BackgroundServer, free_port, opslab_command
 from opslab.data import CATEGORICAL_FEATURES, EXAMPLE_RECORD, NUMERIC_FEATURES
 from opslab.space import files
 from opslab.space.build import EXTRA
-from opslab.space.vendor import WHEELS, resolve
+from opslab.space import vendor
+from opslab.space.vendor import WHEELS
 from serve_support import sample_records
 
 SPACE = REPO / "space"
@@ -352,10 +353,30 @@ def fresh_venv(where: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def installed_space(built, tmp_path_factory):
-    out, _ = built
+def vendored_from_installed(tmp_path_factory):
+    """The capstone's way, where there is no repository: the installed opslab packed as a wheel, the Space's
+    dependencies pinned at the versions installed here, and the course Space's files."""
+    out = tmp_path_factory.mktemp("vendored") / "space"
+    out.mkdir()
+    for name in ("README.md", "Dockerfile"):
+        (out / name).write_bytes((SPACE / name).read_bytes())
+    vendor.write_requirements(out, vendor.wheel_of_installed(out / WHEELS), EXTRA, vendor.installed_pins(EXTRA),
+                              "# test\n")
+    return out
+
+
+@pytest.fixture(scope="module", params=["opslab space build", "installed opslab"])
+def space_folder(request, tmp_path_factory):
+    if request.param == "opslab space build":
+        return request.getfixturevalue("built")[0]
+    return request.getfixturevalue("vendored_from_installed")
+
+
+@pytest.fixture(scope="module")
+def installed_space(space_folder, tmp_path_factory):
+    out = space_folder
     python = fresh_venv(tmp_path_factory.mktemp("space-venv"))
-    report = resolve(out, str(python))
+    report = vendor.resolve(out, str(python))
     steps = [rest for key, rest in instructions(out / "Dockerfile") if key == "RUN" and "pip install" in rest]
     install = shlex.split(steps[0])
     assert install[:2] == ["pip", "install"], steps
@@ -363,6 +384,21 @@ def installed_space(built, tmp_path_factory):
                            "--find-links", WHEELS, *install[2:]], cwd=out, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return python, report
+
+
+def test_the_wheel_of_the_installed_package_holds_it_whole(vendored_from_installed):
+    import opslab
+
+    package = Path(opslab.__file__).parent
+    with zipfile.ZipFile(next((vendored_from_installed / WHEELS).glob("*.whl"))) as wheel:
+        names = set(wheel.namelist())
+        assert wheel.testzip() is None
+        record = wheel.read("opslab-0.1.0.dist-info/RECORD").decode()
+        entry_points = wheel.read("opslab-0.1.0.dist-info/entry_points.txt").decode()
+    shipped = {f"opslab/{p.relative_to(package).as_posix()}" for p in package.rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts}
+    assert shipped <= names and all(name in record for name in shipped)
+    assert re.search(r"^opslab\s*=\s*opslab\.cli:main$", entry_points, re.M), "the `opslab` command"
 
 
 def test_the_folders_requirements_resolve_against_its_pins_offline(installed_space):
@@ -373,9 +409,9 @@ def test_the_folders_requirements_resolve_against_its_pins_offline(installed_spa
     assert report["install"][0]["download_info"]["url"].endswith(f"/{WHEELS}/opslab-0.1.0-py3-none-any.whl")
 
 
-def test_the_installed_folder_runs_its_cmd_and_answers_health_and_the_demo(installed_space, built, tmp_path):
+def test_the_installed_folder_runs_its_cmd_and_answers_health_and_the_demo(installed_space, space_folder, tmp_path):
     python, _ = installed_space
-    out, _ = built
+    out = space_folder
     where = subprocess.run([str(python), "-c", "import opslab; print(opslab.__file__)"], capture_output=True,
                            text=True, check=True).stdout.strip()
     assert where.startswith(str(python.parent.parent)), f"opslab comes from {where}, not the folder's wheel"
