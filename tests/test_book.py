@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
@@ -110,7 +110,7 @@ def test_every_launch_button_opens_the_lab_at_the_derived_repository_and_commit(
         links = hrefs((built_book / f"{entry}.html").read_text())
         launch = sorted(h for h in links if "mybinder.org" in h or "colab.research.google.com" in h)
         assert launch == [
-            f"https://colab.research.google.com/github/{repo}/blob/{sha}/{entry}.ipynb",
+            f"https://colab.research.google.com/github/{repo}/blob/colab-{sha}/{entry}.ipynb",
             f"https://mybinder.org/v2/gh/{repo}/{sha}?urlpath=tree/{entry}.ipynb",
         ], entry
         assert f"https://github.com/{repo}" in links, f"{entry}: no repository button"
@@ -182,7 +182,8 @@ def test_every_page_opens_with_no_broken_link_or_image_and_asks_no_other_host(br
                 links: [...document.querySelectorAll('a[href]')].map(a => a.href),
                 images: [...document.images].map(i => [i.currentSrc || i.src, i.complete && i.naturalWidth > 0]),
             })""")
-            bad = [u for u in found["links"] if u.startswith(book_url) and not target_exists(built_book, u[len(book_url):])]
+            bad = [u for u in found["links"]
+                   if u.startswith(book_url) and not target_exists(built_book, u[len(book_url):])]
             bad += [u for u, shown in found["images"] if not shown]
             if bad:
                 broken[path] = sorted(set(bad))

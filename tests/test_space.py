@@ -18,15 +18,13 @@ import gradio_client
 import httpx
 import pytest
 import yaml
-from packaging.requirements import Requirement
 
 from conftest import REPO
 from deploy_support import WITHOUT_DISTRIBUTIONS, closure, exec_form, instructions, on_address, venv_tool
 from opslab.background import BackgroundServer, free_port, opslab_command
 from opslab.data import CATEGORICAL_FEATURES, EXAMPLE_RECORD, NUMERIC_FEATURES
-from opslab.space import files
+from opslab.space import files, vendor
 from opslab.space.build import EXTRA
-from opslab.space import vendor
 from opslab.space.vendor import WHEELS
 from serve_support import sample_records
 

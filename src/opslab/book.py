@@ -5,7 +5,10 @@ Jupyter Book 1.x takes the repository and launch buttons from ``_config.yml``; t
 derived values of :mod:`opslab.where` there before the theme reads them (``config-inited``):
 
 - the repository and issue buttons link ``https://github.com/OWNER/NAME``;
-- every lab page's Binder and Colab buttons open the lab at the commit the book is built from;
+- every lab page's Binder button opens the lab at the commit the book is built from, and its Colab button
+  the lab as the page's download has it (its install cell pinned to that commit) at the tag
+  ``colab-<commit>``, which the book's workflow pushes after the build (``scripts/publish_labs.py``:
+  Colab opens notebooks from GitHub only, and a commit cannot hold its own id);
 - the ``space_url``/``space_app_url`` substitutions name the Space of that owner;
 - each lab's install cell (written by ``opslab assign`` with the placeholders of
   :data:`opslab.assign.learner.PLACEHOLDERS`) installs the course package at that commit, both in the
@@ -22,7 +25,13 @@ from pathlib import Path
 from opslab.assign.learner import fill_placeholders
 from opslab.where import Where, WhereError, derive
 
-__all__ = ["apply", "setup"]
+__all__ = ["apply", "colab_ref", "setup"]
+
+COLAB_TAG = "colab-{commit}"  # the tag scripts/publish_labs.py pushes: the built labs, install cells pinned
+
+
+def colab_ref(commit: str) -> str:
+    return COLAB_TAG.format(commit=commit)
 
 
 def apply(config, where: Where) -> None:
@@ -65,9 +74,28 @@ def _build_finished(app, exception) -> None:
             download.write_text(filled)
 
 
+def _launch_at_the_colab_tag(app, pagename, templatename, context, doctree) -> None:
+    """Point the page's Colab button at the pinned labs' tag instead of the commit (after the theme's buttons)."""
+    where = app.opslab_where
+    if where is None:
+        return
+    at_commit = f"/github/{where.repository}/blob/{where.commit}/"
+    at_tag = f"/github/{where.repository}/blob/{colab_ref(where.commit)}/"
+
+    def visit(buttons):
+        for button in buttons:
+            if isinstance(button.get("buttons"), list):
+                visit(button["buttons"])
+            elif button.get("text") == "Colab" and at_commit in str(button.get("url", "")):
+                button["url"] = button["url"].replace(at_commit, at_tag)
+
+    visit(context.get("header_buttons") or [])
+
+
 def setup(app):
     app.opslab_where = None
     app.connect("config-inited", _config_inited, priority=900)  # after Jupyter Book's own config steps
     app.connect("source-read", _source_read)
     app.connect("build-finished", _build_finished)
+    app.connect("html-page-context", _launch_at_the_colab_tag, priority=900)  # the theme adds buttons at 501
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -9,6 +9,7 @@ import yaml
 
 from opslab.assign.learner import learner_version
 
+
 def publish_solutions(config: Path) -> bool:
     """``opslab: {publish_solutions: true}`` in ``_config.yml``: labs/ (and so the book) carry each
     exercise's solution, folded. For self-learners; off by default, and off for a graded course."""

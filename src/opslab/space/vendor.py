@@ -136,8 +136,9 @@ def resolve(folder: str | Path, python: str = sys.executable) -> dict:
     the vendored wheel from ``wheels/``, everything else only as already installed and pinned."""
     folder = Path(folder)
     done = subprocess.run(  # this pip, run for ``python``'s environment (which needs no pip of its own)
-        [sys.executable, "-m", "pip", "--python", python, "install", "--dry-run", "--quiet", "--report", "-", "--no-index",
-         "--find-links", str(folder / WHEELS), "--constraint", "constraints.txt", "--requirement", "requirements.txt"],
+        [sys.executable, "-m", "pip", "--python", python, "install", "--dry-run", "--quiet", "--report", "-",
+         "--no-index", "--find-links", str(folder / WHEELS),
+         "--constraint", "constraints.txt", "--requirement", "requirements.txt"],
         cwd=folder, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise VendorError(f"pip cannot resolve {folder}'s requirements against its pins:\n{done.stderr[-3000:]}")
