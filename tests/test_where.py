@@ -67,3 +67,17 @@ def test_remotes_elsewhere_name_no_repository():
 def test_an_install_from_a_checkout_names_no_commit():
     """This environment's opslab is an editable install of the checkout: not from GitHub at a commit."""
     assert installed() is None
+
+
+def test_a_project_copied_from_an_opslab_installed_from_github_installs_that_commit_in_its_ci(tmp_path, monkeypatch):
+    import opslab.projects as projects
+    from opslab.where import Where
+
+    monkeypatch.setattr(projects, "installed", lambda: Where("someone/course", "ab" * 20, "someone/churn-demo"))
+    project = projects.copy_project("churn_ci", tmp_path / "p")
+    workflow = (project / ".github" / "workflows" / "train.yml").read_text()
+    assert f'source="git+https://github.com/someone/course@{"ab" * 20}"' in workflow
+    assert projects.SOURCE_PLACEHOLDER not in workflow
+    monkeypatch.setattr(projects, "installed", lambda: None)
+    workflow = (projects.copy_project("churn_ci", tmp_path / "q") / ".github" / "workflows" / "train.yml").read_text()
+    assert f'source="{projects.SOURCE_PLACEHOLDER}"' in workflow and "opslab's source is unknown" in workflow
