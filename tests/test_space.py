@@ -10,7 +10,6 @@ import re
 import shlex
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from opslab.space import files, vendor
 from opslab.space.build import EXTRA
 from opslab.space.vendor import WHEELS
 from serve_support import sample_records
+from venv_support import fresh_venv
 
 SPACE = REPO / "space"
 DOCKERFILE = SPACE / "Dockerfile"
@@ -329,26 +329,6 @@ def test_every_substitution_the_book_uses_is_defined():
 
 
 # ---- the built folder, installed as the Hub would, but offline: only the vendored wheel is new ----
-
-COURSE_ONLY = re.compile(r"^(opslab|__editable__.*opslab.*|.*\.pth|.*\.egg-link)$", re.I)
-
-
-def fresh_venv(where: Path) -> Path:
-    """A new virtual environment (no pip of its own) that sees this environment's installed distributions,
-    but not opslab, through a folder of links added by a .pth file; returns its python."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where / "venv")], check=True, timeout=120)
-    python = where / "venv" / "bin" / "python"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
-    linked = where / "installed"
-    linked.mkdir()
-    ours = Path(sysconfig.get_paths()["purelib"])
-    for entry in ours.iterdir():
-        if not COURSE_ONLY.match(entry.name) and not entry.name.lower().startswith("opslab-"):
-            (linked / entry.name).symlink_to(entry)
-    (site / "installed-elsewhere.pth").write_text(f"{linked}\n")
-    return python
-
 
 @pytest.fixture(scope="module")
 def vendored_from_installed(tmp_path_factory):
