@@ -2,7 +2,7 @@
 
 Each lab here is taken as the site serves it (its ``.ipynb`` download: labs/ with the install cell pinned to
 this commit, as tests/test_book.py proves the downloads are), put alone in an empty folder with an empty
-HOME, and run with papermill, offline (a network namespace with only loopback), in a fresh virtual
+HOME, and run by nbclient as the book runs it (nbconvert --execute), offline (a network namespace with only loopback), in a fresh virtual
 environment that has every other dependency but not opslab. Its own install cell installs opslab: from
 this clone over ``git+file://`` at this commit, standing in for GitHub (the same pip path: a git checkout
 of the commit, built), with only the lab's extras. The lab must then run as the book requires (errors only
@@ -67,8 +67,10 @@ def test_the_lab_runs_from_its_download_alone_installing_opslab_itself(lab, tmp_
                PIP_NO_BUILD_ISOLATION="0",  # pip's inverted switch: build opslab with the setuptools present
                PIP_DISABLE_PIP_VERSION_CHECK="1", GIT_CONFIG_GLOBAL=str(home / ".gitconfig"))
     (home / ".gitconfig").write_text(f"[safe]\n\tdirectory = {REPO}\n\tdirectory = {REPO}/.git\n")
-    done = subprocess.run(offline([str(python), "-m", "papermill", "--kernel", "python3", "--cwd", str(folder),
-                                   f"{lab}.ipynb", "ran.ipynb", "--log-output", "--no-progress-bar"]),
+    # nbclient, as the book executes a lab: an error stops the run unless its cell is tagged raises-exception
+    done = subprocess.run(offline([str(python), "-m", "nbconvert", "--to", "notebook", "--execute",
+                                   "--ExecutePreprocessor.timeout=600", "--ExecutePreprocessor.kernel_name=python3",
+                                   "--output", "ran.ipynb", f"{lab}.ipynb"]),
                           cwd=folder, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     ran = json.loads((folder / "ran.ipynb").read_text())
