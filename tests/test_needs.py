@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import tomllib
-from packaging.requirements import Requirement
 
 from conftest import REPO
+from deploy_support import closure
 from opslab import needs
 
 SOLUTIONS = sorted((REPO / "solutions").glob("*.ipynb"))
@@ -95,35 +95,13 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-@cache
-def closure(requirements: tuple[str, ...]) -> frozenset[str]:
-    """The distributions ``requirements`` install, with their dependencies (as installed here)."""
-    seen, todo = set(), [Requirement(r) for r in requirements]
-    while todo:
-        req = todo.pop()
-        name = canonical(req.name)
-        if name == "opslab":  # opslab[a,b] inside an extra
-            todo += [Requirement(r) for extra in req.extras for r in EXTRAS[extra]]
-            continue
-        if name in seen:
-            continue
-        seen.add(name)
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue
-        for text in dist.requires or []:
-            sub = Requirement(text)
-            if sub.marker is None or sub.marker.evaluate({"extra": ""}):
-                todo.append(sub)
-    return frozenset(seen)
-
-
 KERNEL = ("ipython", "ipykernel")  # every Jupyter kernel (Colab's, Binder's) brings these
 
 
-def provided(extras: list[str]) -> frozenset[str]:
-    return closure(KERNEL + tuple(PYPROJECT["dependencies"]) + tuple(r for e in extras for r in EXTRAS[e]))
+def provided(extras: list[str]) -> set[str]:
+    """What installing opslab with ``extras`` in a Jupyter kernel provides, by canonical name."""
+    wanted = f"opslab[{','.join(extras)}]" if extras else "opslab"
+    return closure(wanted).union(*(closure(name) for name in KERNEL))
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)

@@ -2,11 +2,13 @@
 
 Each lab here is taken as the site serves it (its ``.ipynb`` download: labs/ with the install cell pinned to
 this commit, as tests/test_book.py proves the downloads are), put alone in an empty folder with an empty
-HOME, and run by nbclient as the book runs it (nbconvert --execute), offline (a network namespace with only loopback), in a fresh virtual
-environment that has every other dependency but not opslab. Its own install cell installs opslab: from
-this clone over ``git+file://`` at this commit, standing in for GitHub (the same pip path: a git checkout
-of the commit, built), with only the lab's extras. The lab must then run as the book requires (errors only
-in cells tagged raises-exception), and opslab must be the one its cell installed."""
+HOME, and run by nbclient as the book runs it (nbconvert --execute), offline (a network namespace with only
+loopback), in a fresh virtual environment that has every other dependency but not opslab. Its own install
+cell installs opslab: from this clone over ``git+file://`` at this commit, standing in for GitHub (the same
+pip path: a git checkout of the commit, built), with only the lab's extras. The lab must then run as the
+book requires (errors only in cells tagged raises-exception), and opslab must be the one its cell installed.
+The repository is not hidden from the kernel here (the grading tests run every lab from a non-editable
+install in a sandbox that hides it)."""
 
 from __future__ import annotations
 
