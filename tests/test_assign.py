@@ -181,30 +181,50 @@ def test_a_lab_without_declared_needs_is_refused():
         learner_version(solution, "tiny")
 
 
-def test_the_install_cell_installs_its_pin_and_refuses_an_unfilled_one(monkeypatch):
+def test_the_install_cell_installs_its_pin_holding_what_is_loaded_and_refuses_an_unfilled_one(monkeypatch):
     """Run in a real IPython shell with opslab "missing" (as on Colab) and pip's magic recording its line: the
-    filled cell installs exactly the declared extras at the commit; the cell as committed, placeholders
-    unfilled, stops with one sentence and never calls pip."""
+    filled cell installs exactly the declared extras at the commit, with every package the kernel has loaded
+    held at its version; if that cannot be, it installs anyway and says to restart; the cell as committed,
+    placeholders unfilled, stops with one sentence and never calls pip."""
     import importlib.util
+    from importlib import metadata
 
     from IPython.core.interactiveshell import InteractiveShell
 
     from opslab.where import Where
 
     sha = "ab" * 20
-    where = Where("example-org/example-course", sha, "example-org/churn-demo")
+    pinned = f'"opslab[tracking] @ git+https://github.com/example-org/example-course@{sha}"'
     shell = InteractiveShell.instance()
-    installed = []
-    shell.register_magic_function(installed.append, "line", "pip")
+    calls, state = [], {"resolvable": True, "installed": False}
+
+    def pip(line):
+        calls.append(line)
+        if " -c " not in line or state["resolvable"]:
+            state["installed"] = True
+
+    shell.register_magic_function(pip, "line", "pip")
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "opslab" else real(name, *a))
-    cell = learner(TINY).cells[0].source
-    assert shell.run_cell(fill_placeholders(cell, where)).success
-    assert installed == [f'install -q "opslab[tracking] @ git+https://github.com/example-org/example-course@{sha}"']
-    installed.clear()
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: (real("opslab") if state["installed"] else None) if name == "opslab"
+                        else real(name, *a))
+    cell = fill_placeholders(learner(TINY).cells[0].source, Where("example-org/example-course", sha, "x/y"))
+    assert shell.run_cell(cell).success
+    assert len(calls) == 1 and calls[0].startswith('install -q -c "') and calls[0].endswith(pinned), calls
+    held = Path(calls[0].split('"')[1]).read_text().splitlines()
+    assert f"ipython=={metadata.version('ipython')}" in held, "the kernel's own IPython stays as it is"
+
+    calls.clear()
+    state.update(resolvable=False, installed=False)
     result = shell.run_cell(cell)
+    assert len(calls) == 2 and calls[1] == f"install -q {pinned}", calls
+    assert isinstance(result.error_in_exec, SystemExit) and "restart the runtime" in str(result.error_in_exec)
+
+    calls.clear()
+    state.update(resolvable=True, installed=False)
+    result = shell.run_cell(learner(TINY).cells[0].source)
     assert isinstance(result.error_in_exec, SystemExit) and "open it from the course site" in str(result.error_in_exec)
-    assert installed == []
+    assert calls == []
 
 
 def test_stub_keeps_the_marker_indentation_and_code_around_it():

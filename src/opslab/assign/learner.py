@@ -50,20 +50,34 @@ def needs_of(solution, lab: str) -> dict:
 
 def bootstrap_source(lab: str, needs: dict) -> str:
     """First cell of every lab: where opslab is missing (Colab, a fresh kernel), install it at the commit the
-    page was built from with only this lab's extras; then provide the system tools the lab starts."""
-    extras = f"[{','.join(needs['extras'])}]" if needs["extras"] else ""
+    page was built from with only this lab's extras, holding every package the kernel has already loaded at
+    its version (pip cannot swap a module in use: no surprise restart); where that cannot be, install anyway
+    and say in one sentence to restart. Then provide the system tools the lab starts."""
+    requirement = f"opslab{'[' + ','.join(needs['extras']) + ']' if needs['extras'] else ''} @ $SOURCE"
     source = f"git+https://github.com/{PLACEHOLDERS['repository']}@{PLACEHOLDERS['commit']}"
     return (
         "# Set-up (the book hides this cell). Where the course's helper package is missing (Colab, a fresh\n"
         "# kernel) it installs it at the commit this page was built from, with only what this lab needs,\n"
-        "# leaving the rest of the machine's packages alone; then it provides the system tools the lab starts.\n"
-        "import importlib.util, re\n"
+        "# leaving the packages this kernel has loaded as they are; then it provides the tools the lab starts.\n"
+        "import importlib, importlib.util, re, sys, tempfile\n"
         f'SOURCE = "{source}"  # filled in by the book build\n'
         'if importlib.util.find_spec("opslab") is None:\n'
         '    if re.search(r"/__[A-Z]+__@", SOURCE):\n'
         '        raise SystemExit("This copy of the lab does not name the commit of the course it belongs to: "\n'
         '                         "open it from the course site (its Colab, Binder or download button).")\n'
-        f'    %pip install -q "opslab{extras} @ $SOURCE"\n'
+        "    from importlib import metadata\n"
+        "    owners = metadata.packages_distributions()\n"
+        "    loaded = {d for m in list(sys.modules) for d in owners.get(m.partition('.')[0], [])}\n"
+        '    with tempfile.NamedTemporaryFile("w", suffix="-held.txt", delete=False) as held:\n'
+        '        held.write("\\n".join(sorted(f"{d}=={metadata.version(d)}" for d in loaded)))\n'
+        "    HELD = held.name\n"
+        f'    %pip install -q -c "$HELD" "{requirement}"\n'
+        "    importlib.invalidate_caches()\n"
+        '    if importlib.util.find_spec("opslab") is None:  # it needs newer versions of loaded packages\n'
+        f'        %pip install -q "{requirement}"\n'
+        '        raise SystemExit("opslab is installed, but it needed newer versions of packages this kernel had "\n'
+        '                         "already loaded: restart the runtime (Colab: Runtime > Restart session), then run "\n'
+        '                         "the lab from the top.")\n'
         "from opslab.needs import provide\n"
         f"provide({lab!r}, tools={needs['tools']!r})"
     )
