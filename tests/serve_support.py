@@ -16,6 +16,7 @@ from conftest import once_per_run
 from opslab.data import FEATURES, make_customers
 
 TOKEN = "test-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}  # /admin/* and /predictions
 
 
 def ensure_champion():

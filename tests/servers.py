@@ -10,14 +10,14 @@ import pytest
 
 from opslab.background import BackgroundServer, free_port, opslab_command
 from opslab.serve.process import LabServer
-from serve_support import ensure_champion
+from serve_support import TOKEN, ensure_champion
 
 
 @pytest.fixture(scope="module")
 def lab_server_url(offline_lab_home, tmp_path_factory):
     """The URL of a real lab server (uvicorn) serving churn-classifier@champion."""
     ensure_champion()
-    with LabServer(data_dir=tmp_path_factory.mktemp("lab-server")) as server:
+    with LabServer(data_dir=tmp_path_factory.mktemp("lab-server"), admin_token=TOKEN) as server:
         yield server.url
 
 

@@ -8,19 +8,19 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from opslab.assign import assign_all, render, repository_url, solution_notebooks, stale_labs
+from opslab.assign import assign_all, render, solution_notebooks, stale_labs
+from opslab.assign.learner import PLACEHOLDERS, NeedsError, fill_placeholders, learner_version
 from opslab.assign.markers import BEGIN, END, PROMPT, MarkerError, has_solution, strip_solutions
 from opslab.assign.questions import is_hidden, question_of, questions
 from opslab.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "fixtures" / "tiny.ipynb"
-URL = "https://example.org/course/repo"
 SOLUTIONS = solution_notebooks(REPO / "solutions") if (REPO / "solutions").is_dir() else []
 
 
 def learner(path: Path):
-    return nbformat.reads(render(path, URL), as_version=4)
+    return nbformat.reads(render(path), as_version=4)
 
 
 def test_committed_labs_match_a_fresh_assign(tmp_path):
@@ -55,7 +55,7 @@ def solution_only_lines(solution) -> set[str]:
 @pytest.mark.parametrize("path", [TINY, *SOLUTIONS], ids=lambda p: p.stem)
 def test_no_solution_or_hidden_test_leaks_into_the_lab(path):
     solution = nbformat.read(path, as_version=4)
-    text = render(path, URL)
+    text = render(path)
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
     lab_lines = {line.strip() for c in nbformat.reads(text, as_version=4).cells for line in c.source.splitlines()}
     leaked = sorted(solution_only_lines(solution) & lab_lines)
@@ -70,8 +70,13 @@ def test_no_solution_or_hidden_test_leaks_into_the_lab(path):
 def test_lab_layout_bootstrap_tags_and_questions(path):
     solution, lab = nbformat.read(path, as_version=4), learner(path)
     first = lab.cells[0]
-    assert first.metadata["tags"] == ["remove-cell"] and f"git+{URL}" in first.source
-    assert "import opslab" in first.source and "%pip install" in first.source
+    source = f"git+https://github.com/{PLACEHOLDERS['repository']}@{PLACEHOLDERS['commit']}"
+    assert first.metadata["tags"] == ["remove-cell"] and source in first.source, "the book build fills these in"
+    needs = solution.metadata["opslab"]["needs"]
+    extras = f"[{','.join(needs['extras'])}]" if needs["extras"] else ""
+    assert f'%pip install -q "opslab{extras} @ $SOURCE"' in first.source, "only the extras the lab declares"
+    assert f"provide({path.stem!r}, tools={needs['tools']!r})" in first.source
+    assert lab.metadata["opslab"]["needs"] == needs
     for cell in lab.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
@@ -152,8 +157,7 @@ def test_assign_is_byte_identical_and_removes_labs_without_a_solution(tmp_path):
     (tmp_path / "labs").mkdir()
     (tmp_path / "labs" / "orphan.ipynb").write_text("{}")
     config = tmp_path / "_config.yml"
-    config.write_text(f"repository:\n  url: {URL}/\n")
-    assert repository_url(config) == URL
+    config.write_text("opslab:\n  publish_solutions: false\n")
     args = ["assign", "--solutions", str(tmp_path / "solutions"), "--labs", str(tmp_path / "labs"),
             "--config", str(config)]
     assert main(args) == 0
@@ -165,6 +169,62 @@ def test_assign_is_byte_identical_and_removes_labs_without_a_solution(tmp_path):
     (tmp_path / "labs" / "tiny.ipynb").write_text(first.decode().replace("return twice x", "edited by hand"))
     assert main([*args, "--check"]) == 1
     assert stale_labs(tmp_path / "solutions", tmp_path / "labs", config) == ["tiny.ipynb"]
+
+
+def test_a_lab_without_declared_needs_is_refused():
+    solution = nbformat.read(TINY, as_version=4)
+    del solution.metadata["opslab"]
+    with pytest.raises(NeedsError, match="declare the lab's needs"):
+        learner_version(solution, "tiny")
+    solution.metadata["opslab"] = {"needs": {"extras": "tracking"}}
+    with pytest.raises(NeedsError, match="needs.extras must be a list"):
+        learner_version(solution, "tiny")
+
+
+def test_the_install_cell_installs_its_pin_holding_what_is_loaded_and_refuses_an_unfilled_one(monkeypatch):
+    """Run in a real IPython shell with opslab "missing" (as on Colab) and pip's magic recording its line: the
+    filled cell installs exactly the declared extras at the commit, with every package the kernel has loaded
+    held at its version; if that cannot be, it installs anyway and says to restart; the cell as committed,
+    placeholders unfilled, stops with one sentence and never calls pip."""
+    import importlib.util
+    from importlib import metadata
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from opslab.where import Where
+
+    sha = "ab" * 20
+    pinned = f'"opslab[tracking] @ git+https://github.com/example-org/example-course@{sha}"'
+    shell = InteractiveShell.instance()
+    calls, state = [], {"resolvable": True, "installed": False}
+
+    def pip(line):
+        calls.append(line)
+        if " -c " not in line or state["resolvable"]:
+            state["installed"] = True
+
+    shell.register_magic_function(pip, "line", "pip")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: (real("opslab") if state["installed"] else None) if name == "opslab"
+                        else real(name, *a))
+    cell = fill_placeholders(learner(TINY).cells[0].source, Where("example-org/example-course", sha, "x/y"))
+    assert shell.run_cell(cell).success
+    assert len(calls) == 1 and calls[0].startswith('install -q -c "') and calls[0].endswith(pinned), calls
+    held = Path(calls[0].split('"')[1]).read_text().splitlines()
+    assert f"ipython=={metadata.version('ipython')}" in held, "the kernel's own IPython stays as it is"
+
+    calls.clear()
+    state.update(resolvable=False, installed=False)
+    result = shell.run_cell(cell)
+    assert len(calls) == 2 and calls[1] == f"install -q {pinned}", calls
+    assert isinstance(result.error_in_exec, SystemExit) and "restart the runtime" in str(result.error_in_exec)
+
+    calls.clear()
+    state.update(resolvable=True, installed=False)
+    result = shell.run_cell(learner(TINY).cells[0].source)
+    assert isinstance(result.error_in_exec, SystemExit) and "open it from the course site" in str(result.error_in_exec)
+    assert calls == []
 
 
 def test_stub_keeps_the_marker_indentation_and_code_around_it():

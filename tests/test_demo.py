@@ -13,6 +13,7 @@ import requests
 from opslab.background import free_port, opslab_command
 from opslab.data import FEATURES, TARGET, make_customers
 from opslab.demo.records import to_records
+from serve_support import AUTH
 from servers import lab_server_url, start_demo  # noqa: F401  (fixtures)
 
 
@@ -95,7 +96,7 @@ def test_one_customer_then_feedback_reaches_the_server(demo, lab_server_url):  #
     assert re.fullmatch(r"[0-9a-f]{32}", prediction_id)
     answer = demo.predict(prediction_id, "churned", api_name="/send_feedback")
     assert answer.startswith("✔") and "recorded" in answer, answer
-    logged = requests.get(f"{lab_server_url}/predictions", params={"limit": 50}, timeout=10).json()[
+    logged = requests.get(f"{lab_server_url}/predictions", params={"limit": 50}, headers=AUTH, timeout=10).json()[
         "predictions"
     ]
     mine = [p for p in logged if p["prediction_id"] == prediction_id]

@@ -14,6 +14,7 @@ import pytest
 
 from browser import RequestLog, browser  # noqa: F401  (fixture)
 from opslab.data import TARGET, make_customers
+from serve_support import AUTH
 from servers import demo_url, lab_server_url  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
@@ -80,7 +81,7 @@ def test_one_customer_prediction_and_feedback_in_the_browser(page, demo_url, lab
     page.get_by_label("stayed").check()
     page.locator("#send-feedback").click()
     expect(page.locator("#feedback-status")).to_contain_text("recorded", timeout=30_000)
-    log = requests.get(f"{lab_server_url}/predictions", params={"limit": 20}, timeout=10).json()[
+    log = requests.get(f"{lab_server_url}/predictions", params={"limit": 20}, headers=AUTH, timeout=10).json()[
         "predictions"
     ]
     assert [p["feedback"] for p in log if p["prediction_id"] == prediction_id] == [0]

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from opslab.data import FEATURES, NUMERIC_FEATURES
 from opslab.registry import champion_uri
 from opslab.serve.app import ServeSettings, create_app
-from serve_support import TOKEN, ensure_champion, sample_records
+from serve_support import AUTH, TOKEN, ensure_champion, sample_records
 
 MAX_BATCH, MAX_BODY = 10, 20_000
 
@@ -79,7 +79,7 @@ def test_predictions_are_logged_with_inputs_and_feedback(client, records):
     feedback = client.post("/feedback", json={"prediction_id": answer["prediction_id"], "churned": 1})
     assert feedback.status_code == 200
     assert feedback.json() == {"prediction_id": answer["prediction_id"], "status": "recorded"}
-    newest = client.get("/predictions", params={"limit": 1}).json()["predictions"][0]
+    newest = client.get("/predictions", params={"limit": 1}, headers=AUTH).json()["predictions"][0]
     assert newest["prediction_id"] == answer["prediction_id"]
     assert newest["inputs"] == pytest.approx(records[1])
     assert newest["probability"] == answer["probability"] and newest["churned"] == answer["churned"]
@@ -88,9 +88,9 @@ def test_predictions_are_logged_with_inputs_and_feedback(client, records):
 
 def test_predictions_limit(client, records):
     client.post("/predict", json=records[:3])
-    assert len(client.get("/predictions", params={"limit": 2}).json()["predictions"]) == 2
+    assert len(client.get("/predictions", params={"limit": 2}, headers=AUTH).json()["predictions"]) == 2
     for bad in ["0", "abc", "100000"]:
-        response = client.get("/predictions", params={"limit": bad})
+        response = client.get("/predictions", params={"limit": bad}, headers=AUTH)
         assert response.status_code == 422 and "limit" in json.dumps(response.json()["detail"])
 
 
@@ -138,7 +138,7 @@ def test_metrics_after_traffic(client, records):
     predicted = sum(
         float(line.split()[-1]) for line in text.splitlines() if line.startswith("opslab_predictions_total{")
     )
-    served = len(client.get("/predictions", params={"limit": 1000}).json()["predictions"])
+    served = len(client.get("/predictions", params={"limit": 1000}, headers=AUTH).json()["predictions"])
     assert predicted == served  # every logged prediction was counted once
     problems = {
         line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
@@ -326,3 +326,16 @@ def test_openapi_documents_the_record_schema(client):
     schema = client.get("/openapi.json").json()
     body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert set(body["anyOf"][0]["properties"]) == set(FEATURES)
+
+
+def test_the_prediction_log_is_the_admins_only(client, tmp_path):
+    """/predictions holds every caller's input: 401 without the admin token, 403 with a wrong one (or on a
+    server without a token), and never a record of the log in either answer."""
+    anonymous = client.get("/predictions")
+    assert anonymous.status_code == 401 and "Bearer" in anonymous.json()["detail"]
+    wrong = client.get("/predictions", headers={"Authorization": "Bearer not-the-token"})
+    assert wrong.status_code == 403 and "predictions" not in wrong.json()
+    assert client.get("/predictions", headers=AUTH).status_code == 200
+    app = create_app(ServeSettings(model_uri=champion_uri(), data_dir=tmp_path, admin_token=None))
+    with TestClient(app) as tokenless:
+        assert tokenless.get("/predictions", headers=AUTH).status_code == 403

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from opslab.registry import champion_uri
 from opslab.serve.app import ServeSettings, create_app
 from opslab.serve.process import LabServer
-from serve_support import TOKEN, ensure_champion, sample_records
+from serve_support import AUTH, TOKEN, ensure_champion, sample_records
 
 EXAMPLES = 10  # per operation and phase: enough to find the classic mistakes, quick enough for CI
 
@@ -20,7 +20,8 @@ EXAMPLES = 10  # per operation and phase: enough to find the classic mistakes, q
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     ensure_champion()
-    app = create_app(ServeSettings(model_uri=champion_uri(), data_dir=tmp_path_factory.mktemp("contract")))
+    app = create_app(ServeSettings(model_uri=champion_uri(), data_dir=tmp_path_factory.mktemp("contract"),
+                                   admin_token=TOKEN))
     with TestClient(app) as client:
         yield client
 
@@ -73,7 +74,7 @@ EXPECTED = {
     ("/predict", "post"): {"200", "400", "413", "415", "422", "503"},
     ("/feedback", "post"): {"200", "400", "404", "413", "415", "422", "503"},
     ("/admin/reload", "post"): {"200", "400", "401", "403", "404", "413", "415", "422"},
-    ("/predictions", "get"): {"200", "422"},
+    ("/predictions", "get"): {"200", "401", "403", "422"},
     ("/ready", "get"): {"200", "503"},
     ("/model", "get"): {"200", "503"},
     ("/health", "get"): {"200"},
@@ -114,7 +115,7 @@ def test_a_whole_float_is_an_integer_outcome(client):
     for pid, outcome in zip(ids, [1.0, 0.0]):
         response = client.post("/feedback", json={"prediction_id": pid, "churned": outcome})
         assert response.status_code == 200, response.text
-    logged = {p["prediction_id"]: p["feedback"] for p in client.get("/predictions").json()["predictions"]}
+    logged = {p["prediction_id"]: p["feedback"] for p in client.get("/predictions", headers=AUTH).json()["predictions"]}
     assert [logged[i] for i in ids] == [1, 0]
     for bad in [0.5, 2.0, "1", True]:
         response = client.post("/feedback", json={"prediction_id": ids[0], "churned": bad})

@@ -20,7 +20,7 @@ from opslab.data import (
 )
 from opslab.registry import champion_uri
 from opslab.serve.app import ServeSettings, create_app
-from serve_support import TOKEN, ensure_champion
+from serve_support import AUTH, TOKEN, ensure_champion
 
 JSON = {"content-type": "application/json"}
 HUGE = "9" * 5001  # over Python's 4,300-digit limit for int(str)
@@ -91,7 +91,7 @@ def test_a_huge_integer_in_feedback_and_reload_is_422_naming_the_field(client):
 
 
 def test_a_huge_limit_parameter_is_422(client):
-    response = client.get("/predictions", params={"limit": HUGE})
+    response = client.get("/predictions", params={"limit": HUGE}, headers=AUTH)
     assert response.status_code == 422 and response.json()["detail"][0]["field"] == "limit"
 
 

@@ -18,7 +18,7 @@ from opslab.registry import champion_uri
 from opslab.serve.app import ServeSettings, create_app
 from opslab.serve.prediction_log import PredictionLog, PredictionLogError, utc_now
 from opslab.serve.process import LabServer
-from serve_support import ensure_champion, sample_records
+from serve_support import AUTH, TOKEN, ensure_champion, sample_records
 
 
 def _row(i: int) -> tuple:
@@ -108,7 +108,7 @@ def test_a_write_that_must_not_wait_gives_way_to_another_writer(tmp_path):
 @pytest.fixture
 def app_and_log(tmp_path):
     ensure_champion()
-    settings = ServeSettings(model_uri=champion_uri(), data_dir=tmp_path, log_timeout=0.2)
+    settings = ServeSettings(model_uri=champion_uri(), data_dir=tmp_path, log_timeout=0.2, admin_token=TOKEN)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield client, tmp_path / "predictions.db"
 
@@ -159,7 +159,8 @@ def test_a_log_locked_past_the_timeout_is_503_then_serves_again(app_and_log):
         _assert_log_unwritable(client.post("/predict", json=record))
         _assert_log_unwritable(client.post("/feedback", json={"prediction_id": first, "churned": 0}))
         assert client.get("/health").status_code == 200
-        assert client.get("/predictions").json()["predictions"][0]["prediction_id"] == first  # reads go on
+        newest = client.get("/predictions", headers=AUTH).json()["predictions"][0]
+        assert newest["prediction_id"] == first  # reads go on
     finally:
         other.execute("ROLLBACK")
         other.close()
@@ -173,7 +174,7 @@ def test_health_answers_while_a_prediction_waits_for_the_log(tmp_path):
     (up to --log-timeout); /health must still answer meanwhile, since the wait is not on the loop."""
     ensure_champion()
     record = sample_records(1)[0]
-    with LabServer(data_dir=tmp_path, extra_args=["--log-timeout", "120"]) as lab:
+    with LabServer(data_dir=tmp_path, admin_token=TOKEN, extra_args=["--log-timeout", "120"]) as lab:
         assert httpx.post(f"{lab.url}/predict", json=record, timeout=30).status_code == 200
         other = sqlite3.connect(tmp_path / "predictions.db", isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
@@ -202,5 +203,5 @@ def test_health_answers_while_a_prediction_waits_for_the_log(tmp_path):
         assert health.status_code == 200 and metrics.status_code == 200
         assert still_pending, "the prediction did not wait for the lock"
         assert outcome["response"].status_code == 200  # and it was served once the lock was released
-        logged = httpx.get(f"{lab.url}/predictions", timeout=30).json()["predictions"]
+        logged = httpx.get(f"{lab.url}/predictions", headers=AUTH, timeout=30).json()["predictions"]
     assert len(logged) == 2

@@ -11,7 +11,7 @@ import pytest
 
 from opslab.registry import champion_uri
 from opslab.serve.process import LabServer
-from serve_support import TOKEN, ensure_champion, sample_records
+from serve_support import AUTH, TOKEN, ensure_champion, sample_records
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +143,8 @@ def test_kill_9_loses_no_acknowledged_prediction(versions, tmp_path):
             t.join(timeout=30)
         lab.stop()
     assert lab.process.returncode == -signal.SIGKILL
-    with LabServer(data_dir=tmp_path) as restarted:
-        logged = httpx.get(f"{restarted.url}/predictions", params={"limit": 1000}).json()["predictions"]
+    with LabServer(data_dir=tmp_path, admin_token=TOKEN) as restarted:
+        logged = httpx.get(f"{restarted.url}/predictions", params={"limit": 1000}, headers=AUTH).json()["predictions"]
     logged_ids = {p["prediction_id"] for p in logged}
     missing = set(acknowledged) - logged_ids
     assert len(acknowledged) >= 300 and not missing, f"{len(missing)} acknowledged predictions were lost"
@@ -184,12 +184,12 @@ def test_two_workers_share_one_prediction_log(tmp_path):
                 with lock:
                     ids.extend(a["prediction_id"] for a in response.json()["predictions"])
 
-    with LabServer(data_dir=tmp_path, workers=2) as lab:
+    with LabServer(data_dir=tmp_path, workers=2, admin_token=TOKEN) as lab:
         threads = [threading.Thread(target=traffic, args=(lab.url,)) for _ in range(4)]
         for t in threads:
             t.start()
         for t in threads:
             t.join(timeout=120)
-        logged = httpx.get(f"{lab.url}/predictions", params={"limit": 1000}).json()["predictions"]
+        logged = httpx.get(f"{lab.url}/predictions", params={"limit": 1000}, headers=AUTH).json()["predictions"]
     assert len(ids) == 4 * 25 * 5
     assert {p["prediction_id"] for p in logged} == set(ids)

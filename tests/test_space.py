@@ -5,24 +5,28 @@ folder `opslab space build` writes, and the book's links to the published live p
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import gradio_client
 import httpx
 import pytest
 import yaml
-from packaging.requirements import Requirement
 
 from conftest import REPO
 from deploy_support import WITHOUT_DISTRIBUTIONS, closure, exec_form, instructions, on_address, venv_tool
 from opslab.background import BackgroundServer, free_port, opslab_command
 from opslab.data import CATEGORICAL_FEATURES, EXAMPLE_RECORD, NUMERIC_FEATURES
-from opslab.space import files
+from opslab.space import files, vendor
 from opslab.space.build import EXTRA
+from opslab.space.vendor import WHEELS
 from serve_support import sample_records
+from venv_support import fresh_venv
 
 SPACE = REPO / "space"
 DOCKERFILE = SPACE / "Dockerfile"
@@ -166,10 +170,18 @@ def test_the_demo_predicts_through_the_lab_server_in_the_same_process(space):
     record = [EXAMPLE_RECORD[name] for name in NUMERIC_FEATURES + CATEGORICAL_FEATURES]
     status, prediction_id = demo.predict(*record, api_name="/predict_one")
     assert re.fullmatch(r"[0-9a-f]{32}", prediction_id), status
-    log = httpx.get(f"{space}/api/predictions", params={"limit": 50}, timeout=10).json()["predictions"]
-    assert prediction_id in {p["prediction_id"] for p in log}, "the demo's prediction is in this lab server's log"
+    logged = httpx.post(f"{space}/api/feedback", json={"prediction_id": prediction_id, "churned": 0}, timeout=10)
+    assert logged.status_code == 200, "the demo's prediction is in this lab server's log (feedback finds it)"
     feedback = demo.predict(prediction_id, "churned", api_name="/send_feedback")
     assert "✔" in feedback, feedback
+
+
+def test_the_public_space_has_no_prediction_log(space):
+    """The log holds every visitor's input: the Space's lab server has no /predictions, token or not."""
+    assert httpx.get(f"{space}/api/predictions", timeout=10).status_code == 404
+    wrong = httpx.get(f"{space}/api/predictions", headers={"Authorization": "Bearer x"}, timeout=10)
+    assert wrong.status_code == 404
+    assert "/predictions" not in httpx.get(f"{space}/api/openapi.json", timeout=10).json()["paths"]
 
 
 def test_the_healthcheck_passes_while_the_space_serves(space):
@@ -225,10 +237,6 @@ def head_commit() -> str:
                           check=True).stdout.strip()
 
 
-def repository_url() -> str:
-    return yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"].rstrip("/")
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     if not (REPO / ".git").exists():
@@ -241,15 +249,27 @@ def built(tmp_path_factory):
     return out, sha
 
 
-def test_build_writes_the_space_pinned_to_the_full_commit(built):
+def test_build_writes_the_space_with_the_wheel_of_the_full_commit(built):
     out, sha = built
-    assert {p.name for p in out.iterdir()} == {"README.md", "Dockerfile", "requirements.txt", "constraints.txt"}
+    assert {p.name for p in out.iterdir()} == {"README.md", "Dockerfile", "requirements.txt", "constraints.txt",
+                                              WHEELS}
     for name in ("README.md", "Dockerfile"):
         assert (out / name).read_bytes() == (SPACE / name).read_bytes()
+    wheels = sorted((out / WHEELS).iterdir())
+    assert [w.name for w in wheels] == ["opslab-0.1.0-py3-none-any.whl"]
     wanted = [ln for ln in (out / "requirements.txt").read_text().splitlines() if ln and not ln.startswith("#")]
-    assert wanted == [f"opslab[{EXTRA}] @ {repository_url()}/archive/{sha}.tar.gz"], "a short SHA is resolved"
-    requirement = Requirement(wanted[0])  # what pip reads: a PEP 508 direct reference
-    assert requirement.name == "opslab" and requirement.extras == {EXTRA} and sha in requirement.url
+    assert wanted == [f"./{WHEELS}/{wheels[0].name}[{EXTRA}]"], "the vendored wheel, with the Space's extra"
+    assert sha in (out / "requirements.txt").read_text(), "a short SHA is resolved to the full one"
+    tracked = subprocess.run(["git", "-C", str(REPO), "ls-tree", "-r", "--name-only", sha, "src/opslab"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        names = set(wheel.namelist())
+        modules = [t for t in tracked if t.endswith(".py")]
+        assert {m.removeprefix("src/") for m in modules} <= names, "every module of the commit is in the wheel"
+        for module in ("src/opslab/__init__.py", "src/opslab/space/app.py"):
+            at_commit = subprocess.run(["git", "-C", str(REPO), "show", f"{sha}:{module}"], capture_output=True,
+                                       check=True).stdout
+            assert wheel.read(module.removeprefix("src/")) == at_commit, f"{module} is not the commit's"
 
 
 def test_build_constrains_every_version_as_the_repository_pins_it(built):
@@ -264,7 +284,7 @@ def test_the_built_folder_is_the_whole_build_context(built):
     for key, rest in instructions(out / "Dockerfile"):
         if key == "COPY" and not rest.startswith("--from"):
             for source in rest.split()[:-1]:
-                assert (out / source).is_file(), f"the Dockerfile copies {source}, which the folder lacks"
+                assert (out / source).exists(), f"the Dockerfile copies {source}, which the folder lacks"
 
 
 @pytest.mark.parametrize("commit", ["no-such-commit", "0" * 40])
@@ -306,3 +326,83 @@ def test_every_substitution_the_book_uses_is_defined():
             used.setdefault(name, page.relative_to(REPO))
     assert {"space_app_url", "space_url"} <= used.keys(), "the book links the published Space"
     assert not {n: p for n, p in used.items() if n not in defined}
+
+
+# ---- the built folder, installed as the Hub would, but offline: only the vendored wheel is new ----
+
+@pytest.fixture(scope="module")
+def vendored_from_installed(tmp_path_factory):
+    """The capstone's way, where there is no repository: the installed opslab packed as a wheel, the Space's
+    dependencies pinned at the versions installed here, and the course Space's files."""
+    out = tmp_path_factory.mktemp("vendored") / "space"
+    out.mkdir()
+    for name in ("README.md", "Dockerfile"):
+        (out / name).write_bytes((SPACE / name).read_bytes())
+    vendor.write_requirements(out, vendor.wheel_of_installed(out / WHEELS), EXTRA, vendor.installed_pins(EXTRA),
+                              "# test\n")
+    return out
+
+
+@pytest.fixture(scope="module", params=["opslab space build", "installed opslab"])
+def space_folder(request, tmp_path_factory):
+    if request.param == "opslab space build":
+        return request.getfixturevalue("built")[0]
+    return request.getfixturevalue("vendored_from_installed")
+
+
+@pytest.fixture(scope="module")
+def installed_space(space_folder, tmp_path_factory):
+    out = space_folder
+    python = fresh_venv(tmp_path_factory.mktemp("space-venv"))
+    report = vendor.resolve(out, str(python))
+    steps = [rest for key, rest in instructions(out / "Dockerfile") if key == "RUN" and "pip install" in rest]
+    install = shlex.split(steps[0])
+    assert install[:2] == ["pip", "install"], steps
+    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-index",
+                           "--find-links", WHEELS, *install[2:]], cwd=out, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return python, report
+
+
+def test_the_wheel_of_the_installed_package_holds_it_whole(vendored_from_installed):
+    import opslab
+
+    package = Path(opslab.__file__).parent
+    with zipfile.ZipFile(next((vendored_from_installed / WHEELS).glob("*.whl"))) as wheel:
+        names = set(wheel.namelist())
+        assert wheel.testzip() is None
+        record = wheel.read("opslab-0.1.0.dist-info/RECORD").decode()
+        entry_points = wheel.read("opslab-0.1.0.dist-info/entry_points.txt").decode()
+    shipped = {f"opslab/{p.relative_to(package).as_posix()}" for p in package.rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts}
+    assert shipped <= names and all(name in record for name in shipped)
+    assert re.search(r"^opslab\s*=\s*opslab\.cli:main$", entry_points, re.M), "the `opslab` command"
+
+
+def test_the_folders_requirements_resolve_against_its_pins_offline(installed_space):
+    """pip's dry run: with the pinned versions present, installing the folder adds the vendored wheel only."""
+    _, report = installed_space
+    installs = [(item["metadata"]["name"], item["metadata"]["version"]) for item in report["install"]]
+    assert installs == [("opslab", "0.1.0")], installs
+    assert report["install"][0]["download_info"]["url"].endswith(f"/{WHEELS}/opslab-0.1.0-py3-none-any.whl")
+
+
+def test_the_installed_folder_runs_its_cmd_and_answers_health_and_the_demo(installed_space, space_folder, tmp_path):
+    python, _ = installed_space
+    out = space_folder
+    where = subprocess.run([str(python), "-c", "import opslab; print(opslab.__file__)"], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    assert where.startswith(str(python.parent.parent)), f"opslab comes from {where}, not the folder's wheel"
+    bin_dir = python.parent
+    env = {**_env(), "OPSLAB_HOME": str(tmp_path / "home"), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    steps = [rest for key, rest in instructions(out / "Dockerfile") if key == "RUN"]
+    train = shlex.split(next(rest for rest in steps if rest.startswith("opslab train")))
+    done = subprocess.run([str(bin_dir / train[0]), *train[1:]], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    port = free_port()
+    command = on_address(exec_form(out / "Dockerfile", "CMD"), "127.0.0.1", port)
+    command = [str(bin_dir / command[0]), *command[1:]]
+    with BackgroundServer(command, f"http://127.0.0.1:{port}/api/health", env=env, name="space-folder", timeout=150):
+        assert httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=10).json() == {"status": "ok"}
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=30)
+        assert page.status_code == 200 and "gradio" in page.text.lower()

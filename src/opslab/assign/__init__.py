@@ -9,16 +9,6 @@ import yaml
 
 from opslab.assign.learner import learner_version
 
-DEFAULT_REPOSITORY = "https://github.com/opslab-course/mlops-deployment"
-
-
-def repository_url(config: Path) -> str:
-    """The book's ``repository.url`` from ``_config.yml`` (where Colab installs opslab from)."""
-    if not config.exists():
-        return DEFAULT_REPOSITORY
-    data = yaml.safe_load(config.read_text()) or {}
-    return str((data.get("repository") or {}).get("url") or DEFAULT_REPOSITORY).rstrip("/")
-
 
 def publish_solutions(config: Path) -> bool:
     """``opslab: {publish_solutions: true}`` in ``_config.yml``: labs/ (and so the book) carry each
@@ -29,10 +19,11 @@ def publish_solutions(config: Path) -> bool:
     return (data.get("opslab") or {}).get("publish_solutions") is True
 
 
-def render(solution_path: Path, url: str, publish: bool = False) -> str:
-    """The learner notebook of one solution, as the exact text written to labs/."""
+def render(solution_path: Path, publish: bool = False) -> str:
+    """The learner notebook of one solution, as the exact text written to labs/ (its install cell names the
+    course's repository and commit by placeholders, which the book build fills in: opslab.book)."""
     solution = nbformat.read(solution_path, as_version=4)
-    return nbformat.writes(learner_version(solution, solution_path.stem, url, publish)) + "\n"
+    return nbformat.writes(learner_version(solution, solution_path.stem, publish)) + "\n"
 
 
 def solution_notebooks(solutions: Path) -> list[Path]:
@@ -41,8 +32,8 @@ def solution_notebooks(solutions: Path) -> list[Path]:
 
 def stale_labs(solutions: Path, labs: Path, config: Path) -> list[str]:
     """Names of the labs that `opslab assign` would write or delete (empty: labs/ is up to date)."""
-    url, publish = repository_url(config), publish_solutions(config)
-    texts = {p.name: render(p, url, publish) for p in solution_notebooks(solutions)}
+    publish = publish_solutions(config)
+    texts = {p.name: render(p, publish) for p in solution_notebooks(solutions)}
     present = {p.name for p in labs.glob("*.ipynb")} if labs.is_dir() else set()
     changed = [n for n, t in texts.items() if n not in present or (labs / n).read_text() != t]
     return sorted(changed + sorted(present - set(texts)))
@@ -50,8 +41,8 @@ def stale_labs(solutions: Path, labs: Path, config: Path) -> list[str]:
 
 def assign_all(solutions: Path, labs: Path, config: Path) -> list[Path]:
     """Write labs/<name>.ipynb for every solutions/<name>.ipynb; remove labs without a solution."""
-    url, publish = repository_url(config), publish_solutions(config)
-    texts = {p.name: render(p, url, publish) for p in solution_notebooks(solutions)}  # all or nothing on errors
+    publish = publish_solutions(config)
+    texts = {p.name: render(p, publish) for p in solution_notebooks(solutions)}  # all or nothing on errors
     labs.mkdir(parents=True, exist_ok=True)
     for stale in sorted(labs.glob("*.ipynb")):
         if stale.name not in texts:

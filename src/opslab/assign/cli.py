@@ -7,13 +7,14 @@ from pathlib import Path
 import nbformat
 
 from opslab.assign import assign_all, stale_labs
+from opslab.assign.learner import NeedsError
 from opslab.assign.markers import MarkerError
 
 
 def configure(parser) -> None:
     parser.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
     parser.add_argument("--labs", default="labs", help="folder of learner notebooks (rewritten)")
-    parser.add_argument("--config", default="_config.yml", help="book config with repository.url")
+    parser.add_argument("--config", default="_config.yml", help="book config (opslab.publish_solutions)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when labs/ is stale")
 
 
@@ -28,7 +29,7 @@ def command(args) -> int:
             print(f"stale: {', '.join(stale)}; run `opslab assign`" if stale else "labs/ is up to date")
             return 1 if stale else 0
         written = assign_all(solutions, Path(args.labs), Path(args.config))
-    except (MarkerError, nbformat.ValidationError) as err:
+    except (MarkerError, NeedsError, nbformat.ValidationError) as err:
         print(f"opslab assign: {err}")
         return 1
     for path in written:

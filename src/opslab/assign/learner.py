@@ -24,19 +24,72 @@ RUN_METADATA = {"execution", "papermill", "ExecuteTime", "collapsed", "scrolled"
 BOOTSTRAP_ID = "opslab-bootstrap"
 
 
-def bootstrap_source(repository_url: str) -> str:
-    """First cell of every lab: install opslab where it is missing (Colab), a no-op elsewhere."""
+# The install cell names the course's repository and commit by these placeholders; the book build fills
+# them in (opslab.book: the executed notebook and the page's .ipynb download), from opslab.where.
+PLACEHOLDERS = {"repository": "__REPOSITORY__", "commit": "__COMMIT__"}
+
+
+class NeedsError(ValueError):
+    """A solution's ``needs`` metadata is missing or malformed; the message names the lab."""
+
+
+def needs_of(solution, lab: str) -> dict:
+    """The lab's declared needs, ``{"extras": [...], "tools": [...]}``, from its notebook metadata."""
+    needs = (solution.metadata.get("opslab") or {}).get("needs")
+    if not isinstance(needs, dict) or set(needs) - {"extras", "tools"}:
+        raise NeedsError(f"{lab}: declare the lab's needs in its notebook metadata, "
+                         '{"opslab": {"needs": {"extras": [...], "tools": [...]}}} (CONTRIBUTING.md)')
+    out = {}
+    for key in ("extras", "tools"):
+        value = needs.get(key, [])
+        if not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
+            raise NeedsError(f"{lab}: needs.{key} must be a list of names")
+        out[key] = sorted(set(value))
+    return out
+
+
+def bootstrap_source(lab: str, needs: dict) -> str:
+    """First cell of every lab: where opslab is missing (Colab, a fresh kernel), install it at the commit the
+    page was built from with only this lab's extras, holding every package the kernel has already loaded at
+    its version (pip cannot swap a module in use: no surprise restart); where that cannot be, install anyway
+    and say in one sentence to restart. Then provide the system tools the lab starts."""
+    requirement = f"opslab{'[' + ','.join(needs['extras']) + ']' if needs['extras'] else ''} @ $SOURCE"
+    source = f"git+https://github.com/{PLACEHOLDERS['repository']}@{PLACEHOLDERS['commit']}"
     return (
-        "# Colab or a fresh kernel: install the course's helper package (the book hides this cell).\n"
-        "try:\n"
-        "    import opslab\n"
-        "except ImportError:\n"
-        f'    %pip install -q "opslab[all] @ git+{repository_url}"'
+        "# Set-up (the book hides this cell). Where the course's helper package is missing (Colab, a fresh\n"
+        "# kernel) it installs it at the commit this page was built from, with only what this lab needs,\n"
+        "# leaving the packages this kernel has loaded as they are; then it provides the tools the lab starts.\n"
+        "import importlib, importlib.util, re, sys, tempfile\n"
+        f'SOURCE = "{source}"  # filled in by the book build\n'
+        'if importlib.util.find_spec("opslab") is None:\n'
+        '    if re.search(r"/__[A-Z]+__@", SOURCE):\n'
+        '        raise SystemExit("This copy of the lab does not name the commit of the course it belongs to: "\n'
+        '                         "open it from the course site (its Colab, Binder or download button).")\n'
+        "    from importlib import metadata\n"
+        "    owners = metadata.packages_distributions()\n"
+        "    loaded = {d for m in list(sys.modules) for d in owners.get(m.partition('.')[0], [])}\n"
+        '    with tempfile.NamedTemporaryFile("w", suffix="-held.txt", delete=False) as held:\n'
+        '        held.write("\\n".join(sorted(f"{d}=={metadata.version(d)}" for d in loaded)))\n'
+        "    HELD = held.name\n"
+        f'    %pip install -q -c "$HELD" "{requirement}"\n'
+        "    importlib.invalidate_caches()\n"
+        '    if importlib.util.find_spec("opslab") is None:  # it needs newer versions of loaded packages\n'
+        f'        %pip install -q "{requirement}"\n'
+        '        raise SystemExit("opslab is installed, but it needed newer versions of packages this kernel had "\n'
+        '                         "already loaded: restart the runtime (Colab: Runtime > Restart session), then run "\n'
+        '                         "the lab from the top.")\n'
+        "from opslab.needs import provide\n"
+        f"provide({lab!r}, tools={needs['tools']!r})"
     )
 
 
-def bootstrap_cell(repository_url: str):
-    cell = nbformat.v4.new_code_cell(bootstrap_source(repository_url), metadata={"tags": [REMOVE]})
+def fill_placeholders(text: str, where) -> str:
+    """``text`` (a notebook's JSON or a cell) with the install cell's placeholders set to ``where``."""
+    return text.replace(PLACEHOLDERS["repository"], where.repository).replace(PLACEHOLDERS["commit"], where.commit)
+
+
+def bootstrap_cell(lab: str, needs: dict):
+    cell = nbformat.v4.new_code_cell(bootstrap_source(lab, needs), metadata={"tags": [REMOVE]})
     cell.id = BOOTSTRAP_ID
     return cell
 
@@ -68,10 +121,11 @@ def solution_cell(source: str, exercise_id: str):
     return cell
 
 
-def learner_version(solution, lab: str, repository_url: str, publish_solutions: bool = False):
+def learner_version(solution, lab: str, publish_solutions: bool = False):
     """The learner notebook of ``solution`` (a NotebookNode); ``lab`` names it in errors and metadata.
     With ``publish_solutions``, each exercise is followed by its solution, folded (self-learners)."""
-    cells = [bootstrap_cell(repository_url)]
+    needs = needs_of(solution, lab)
+    cells = [bootstrap_cell(lab, needs)]
     for index, original in enumerate(solution.cells):
         where = f"{lab}, cell {index}"
         if original.cell_type != "code":
@@ -101,7 +155,7 @@ def learner_version(solution, lab: str, repository_url: str, publish_solutions: 
     nb.metadata = nbformat.from_dict({
         "kernelspec": dict(kernelspec),
         "language_info": {"name": "python"},
-        "opslab": {"lab": lab, "generated_by": "opslab assign: edit solutions/, not this file"},
+        "opslab": {"lab": lab, "needs": needs, "generated_by": "opslab assign: edit solutions/, not this file"},
     })
     nbformat.validate(nb)
     return nb

@@ -5,14 +5,11 @@ from __future__ import annotations
 import shutil
 
 from opslab.background import ServerError
+from opslab.needs import PACKAGES as NEEDS_PACKAGES
 
-# binary -> the Debian package that ships it (bookworm: prometheus 2.42, prometheus-alertmanager 0.25)
-PACKAGES = {
-    "prometheus": "prometheus",
-    "promtool": "prometheus",
-    "prometheus-alertmanager": "prometheus-alertmanager",
-    "amtool": "prometheus-alertmanager",
-}
+# binary -> the Debian package that ships it (bookworm: prometheus 2.42, prometheus-alertmanager 0.25):
+# one table for the labs' needs and these servers
+PACKAGES = NEEDS_PACKAGES
 
 
 class MissingBinary(ServerError):

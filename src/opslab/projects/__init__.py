@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from opslab.background import venv_bin
+from opslab.where import installed
 
 __all__ = ["PROJECTS", "STANDINS", "act_command", "copy_project", "copy_standins", "run_act", "use_project_tools"]
 
@@ -37,14 +38,26 @@ def _copy_tree(source, dest: Path) -> None:
             (dest / item.name).write_bytes(item.read_bytes())
 
 
+SOURCE_PLACEHOLDER = "__OPSLAB_SOURCE__"  # in a template's workflow: where its CI installs opslab from
+
+
 def copy_project(name: str, dest: str | os.PathLike, fresh: bool = True) -> Path:
-    """Copy project template ``name`` into ``dest`` (emptied first when ``fresh``) and return ``dest``."""
+    """Copy project template ``name`` into ``dest`` (emptied first when ``fresh``) and return ``dest``.
+
+    Its workflows install opslab from where this opslab was installed from (its GitHub repository at its
+    commit, :func:`opslab.where.installed`); an opslab installed otherwise (a clone's editable install)
+    leaves the placeholder, which the workflow refuses with a sentence, should it ever lack opslab."""
     if name not in PROJECTS:
         raise ValueError(f"unknown project {name!r}; choose one of {', '.join(PROJECTS)}")
     dest = Path(dest)
     if fresh and dest.exists():
         shutil.rmtree(dest)
     _copy_tree(resources.files("opslab.projects") / name, dest)
+    where = installed()
+    if where is not None:
+        for workflow in (dest / ".github" / "workflows").glob("*.yml"):
+            text = workflow.read_text()
+            workflow.write_text(text.replace(SOURCE_PLACEHOLDER, f"git+{where.repository_url}@{where.commit}"))
     return dest
 
 

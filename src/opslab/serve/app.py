@@ -61,6 +61,7 @@ class ServeSettings:
     log_timeout: float = 10.0  # seconds a prediction waits for another writer's lock on the log
     log_max_rows: int | None = DEFAULT_MAX_ROWS  # the log's bounded history (None: unbounded)
     log_max_days: float | None = None  # and, if set, no prediction older than this
+    public: bool = False  # a public server (the Space): no /predictions, whose log holds every visitor's input
 
     @classmethod
     def from_env(cls) -> "ServeSettings":
@@ -314,16 +315,20 @@ def create_app(settings: ServeSettings) -> FastAPI:
         body, content_type = await run_in_threadpool(metrics.render)  # reads the log: off the event loop
         return Response(body, media_type=content_type)
 
-    @app.get(
-        "/predictions",
-        summary="The newest logged predictions, newest first",
-        responses=r.answers(r.LoggedPredictions, e422="limit is not a whole number from 1 to 1000"),
-    )
-    def predictions(limit: int = Query(20, ge=1, le=1000)):
-        return {"predictions": app.state.log.recent(limit)}
-
     async def admin(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         check_admin(credentials, settings.admin_token)
+
+    if not settings.public:  # the log holds every caller's input: the admin's only, and never on a public server
+        @app.get(
+            "/predictions",
+            summary="The newest logged predictions, newest first (bearer token)",
+            dependencies=[Depends(admin)],
+            responses=r.answers(r.LoggedPredictions, e401="no bearer token",
+                                e403="a wrong token, or the server has no OPSLAB_ADMIN_TOKEN",
+                                e422="limit is not a whole number from 1 to 1000"),
+        )
+        def predictions(limit: int = Query(20, ge=1, le=1000)):
+            return {"predictions": app.state.log.recent(limit)}
 
     @app.post(
         "/admin/reload",

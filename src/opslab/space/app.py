@@ -10,6 +10,7 @@ else: here at ``http://127.0.0.1:PORT/api``, the same process (``opslab space se
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI
 
@@ -19,10 +20,11 @@ API_PREFIX = "/api"
 
 
 def create_space_app(settings: ServeSettings, server_url: str) -> FastAPI:
-    """The lab server for ``settings`` at /api and the demo (a client of ``server_url``) at /."""
+    """The lab server for ``settings`` at /api and the demo (a client of ``server_url``) at /. A Space is
+    public: its lab server has no /predictions (the log of every visitor's input)."""
     from opslab.demo.app import build_demo, gr  # Gradio takes seconds to import: only when serving
 
-    lab_server = create_app(settings)
+    lab_server = create_app(replace(settings, public=True))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -19,7 +19,8 @@ def configure(parser) -> None:
     )
     serve_cli.configure(serve)  # every option of `opslab serve`, and the same defaults but the port
     serve.set_defaults(port=7860)
-    build = sub.add_parser("build", help="write the Space's folder from the repository, pinned to a commit")
+    build = sub.add_parser(
+        "build", help="write the Space's folder: the wheel of a commit, vendored, and every other version pinned")
     build.add_argument("out", help="the folder to write (created if missing)")
     build.add_argument("--repo", default=".", help="the course repository (default: the current folder)")
     build.add_argument("--commit", default=None, help="the commit to pin (default: the repository's HEAD)")
@@ -60,6 +61,5 @@ def build(args) -> int:
         return 2
     for path in written.values():
         print(f"wrote {path}")
-    pin = written["requirements.txt"].read_text().splitlines()[-1].split(" @ ", 1)[1]
-    print(f"The Hub's build downloads {pin}: that commit must be pushed to GitHub first.")
+    print("The folder carries opslab's wheel and pins the rest: the Hub builds it from public indexes only.")
     return 0
