@@ -9,12 +9,12 @@ import ast
 import json
 import re
 import sys
+import tomllib
 from functools import cache
 from importlib import metadata, util
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from conftest import REPO
 from deploy_support import closure
