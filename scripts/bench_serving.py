@@ -435,19 +435,23 @@ def ratios(results: dict, size: int) -> list[tuple[str, dict[str, float]]]:
     return [(n, {m: rps[n] / rps[m] for m in names if m != n and rps[m]}) for n in names]
 
 
-def report(results: dict, batch: int) -> None:
-    print()
-    print(f"{'server':<9} {'records':>7} {'req/s':>9} {'records/s':>10} {'of floor':>8} {'p50 ms':>8} {'p90 ms':>8} "
-          f"{'p99 ms':>8} {'failed':>7} {'CPU us/req':>10}")
+def rows(results: dict, batch: int):
+    """(server, records per request, its figures, its share of the floor as text), single records first."""
     for size in (1, batch):
         share = shares(results, size)
         for key, r in results.items():
             name, n = key.rsplit("-", 1)
-            if int(n) != size:
-                continue
-            of_floor = f"{100 * share[name]:.0f}%" if name in share else "-"
-            print(f"{name:<9} {size:>7} {r['rps']:>9.0f} {r['rps'] * size:>10.0f} {of_floor:>8} {r['p50_ms']:>8.2f} "
-                  f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['failed']:>7} {r.get('cpu_us', float('nan')):>10.0f}")
+            if int(n) == size:
+                yield name, size, r, f"{100 * share[name]:.0f}%" if name in share else "-"
+
+
+def report(results: dict, batch: int) -> None:
+    print()
+    print(f"{'server':<9} {'records':>7} {'req/s':>9} {'records/s':>10} {'of floor':>8} {'p50 ms':>8} {'p90 ms':>8} "
+          f"{'p99 ms':>8} {'failed':>7} {'CPU us/req':>10}")
+    for name, size, r, of_floor in rows(results, batch):
+        print(f"{name:<9} {size:>7} {r['rps']:>9.0f} {r['rps'] * size:>10.0f} {of_floor:>8} {r['p50_ms']:>8.2f} "
+              f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['failed']:>7} {r.get('cpu_us', float('nan')):>10.0f}")
     print()
     for size in (1, batch):
         for name, against in ratios(results, size):
@@ -463,27 +467,21 @@ def markdown(results: dict, batch: int, setting: str) -> None:
     print("| server | records per request | requests/s | records/s | share of the floor | p50 (ms) | p90 (ms) "
           "| p99 (ms) | failed | server CPU per request (µs) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, size, r, of_floor in rows(results, batch):
+        print(f"| {LABELS.get(name, name)} | {size} | {r['rps']:,.0f} | {r['rps'] * size:,.0f} | {of_floor} | "
+              f"{r['p50_ms']:,.1f} | {r['p90_ms']:,.1f} | {r['p99_ms']:,.1f} | {r['failed']} | "
+              f"{r.get('cpu_us', float('nan')):,.0f} |")
     for size in (1, batch):
-        share = shares(results, size)
-        for key, r in results.items():
-            name, n = key.rsplit("-", 1)
-            if int(n) != size:
-                continue
-            of_floor = f"{100 * share[name]:.0f}%" if name in share else "-"
-            print(f"| {LABELS.get(name, name)} | {size} | {r['rps']:,.0f} | {r['rps'] * size:,.0f} | {of_floor} | "
-                  f"{r['p50_ms']:,.1f} | {r['p90_ms']:,.1f} | {r['p99_ms']:,.1f} | {r['failed']} | "
-                  f"{r.get('cpu_us', float('nan')):,.0f} |")
-    for size in (1, batch):
-        rows = ratios(results, size)
-        if len(rows) < 2:
+        pairs = ratios(results, size)
+        if len(pairs) < 2:
             continue
-        names = [n for n, _ in rows]
+        names = [n for n, _ in pairs]
         print()
         print(f"Throughput ratios, {size} record(s) per request (row server / column server):")
         print()
         print("| | " + " | ".join(LABELS.get(n, n) for n in names) + " |")
         print("| --- |" + " ---: |" * len(names))
-        for name, against in rows:
+        for name, against in pairs:
             cells = [f"{against[m]:.2f}x" if m in against else "—" for m in names]
             print(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
 
