@@ -306,7 +306,8 @@ def ask(questions: list[dict], answers: Path | None, reference: Path | None, see
 
     job = {"questions": questions, "answers": str(answers) if answers else None,
            "reference": str(reference) if reference else None, "seed": seed, "cwd": str(cwd)}
-    argv = [sys.executable, "-m", "opslab.grade.judge"]
+    # -P: the judge's folder (where judge cells write the learner's files) is never on the import path
+    argv = [sys.executable, "-P", "-m", "opslab.grade.judge"]
     if uid:  # through the kernels' jail, without bubblewrap: its own user, no network, a memory limit
         from opslab.grade.sandbox import interpreter_paths
 
