@@ -34,7 +34,7 @@ def record(path: Path) -> int:
         executed = {c.get("id"): c for c in nbformat.read(result.executed, as_version=4).cells}
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
-        if cell.cell_type != "code":
+        if cell.cell_type != "code" or cell.id not in executed:  # answer and judge cells are the grader's
             continue
         ran = executed[cell.id]
         checked = is_checked(cell)

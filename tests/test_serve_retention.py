@@ -14,7 +14,7 @@ from opslab.registry import champion_uri
 from opslab.serve.app import ServeSettings, create_app
 from opslab.serve.prediction_log import PredictionLog, utc_now
 from opslab.serve.retention import LogKeeper
-from serve_support import ensure_champion, sample_records
+from serve_support import TOKEN, ensure_champion, sample_records
 
 
 def _rows(start: int, n: int, timestamp: str | None = None) -> list[tuple]:
@@ -62,13 +62,16 @@ def test_bounds_must_make_sense(tmp_path):
         LogKeeper(tmp_path / "p.db", max_days=-1)
 
 
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+
+
 def _metric(text: str, name: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
 def test_the_server_bounds_its_log_and_its_answers_stay_right(tmp_path):
     ensure_champion()
-    settings = ServeSettings(model_uri=champion_uri(), data_dir=tmp_path, log_max_rows=30)
+    settings = ServeSettings(model_uri=champion_uri(), data_dir=tmp_path, log_max_rows=30, admin_token=TOKEN)
     records = sample_records(10)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         served = []
@@ -77,7 +80,8 @@ def test_the_server_bounds_its_log_and_its_answers_stay_right(tmp_path):
             assert answer.status_code == 200
             served += [p["prediction_id"] for p in answer.json()["predictions"]]
         client.app.state.keeper.run_once()  # the keeper's thread does this every half second; now, for the test
-        logged = [p["prediction_id"] for p in client.get("/predictions", params={"limit": 1000}).json()["predictions"]]
+        listed = client.get("/predictions", params={"limit": 1000}, headers=ADMIN).json()["predictions"]
+        logged = [p["prediction_id"] for p in listed]
         assert logged == served[-30:][::-1], "the log must keep exactly the newest 30, newest first"
         gone, kept = served[0], served[-1]
         assert client.post("/feedback", json={"prediction_id": gone, "churned": 1}).status_code == 404
@@ -89,5 +93,5 @@ def test_the_server_bounds_its_log_and_its_answers_stay_right(tmp_path):
         again = client.post("/predict", json=records[0])
         assert again.status_code == 200
         client.app.state.keeper.run_once()
-        newest = client.get("/predictions", params={"limit": 1000}).json()["predictions"]
+        newest = client.get("/predictions", params={"limit": 1000}, headers=ADMIN).json()["predictions"]
         assert len(newest) == 30 and newest[0]["prediction_id"] == again.json()["predictions"][0]["prediction_id"]

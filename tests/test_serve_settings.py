@@ -24,6 +24,13 @@ def test_a_bad_value_names_the_variable_and_the_value(variable, value):
 
 
 def test_opslab_serve_refuses_a_bad_setting_before_it_starts(monkeypatch, tmp_path, capsys):
+    import os
+
+    # opslab serve hands its settings to its workers in os.environ: each comes back as it was after the test
+    for key in ("OPSLAB_MODEL_URI", "OPSLAB_DATA_DIR", "OPSLAB_MAX_BATCH", "OPSLAB_MAX_BODY_BYTES",
+                "OPSLAB_LOG_TIMEOUT", "OPSLAB_LOG_MAX_ROWS", "OPSLAB_LOG_MAX_DAYS", "OPSLAB_METRICS_DIR"):
+        monkeypatch.setenv(key, os.environ.get(key, ""))  # recorded as it was (set or not) ...
+        monkeypatch.delenv(key)  # ... and unset for the test
     model = tmp_path / "model.onnx"
     model.write_bytes(b"not read: the settings are checked first")
     monkeypatch.setenv("OPSLAB_FEEDBACK_WINDOW", "a week")

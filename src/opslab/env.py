@@ -83,8 +83,11 @@ def show_figures_inline() -> bool:
     shell = get_ipython()
     if shell is None or "inline" in os.environ.get("MPLBACKEND", "inline"):
         return False
+    try:
+        shell.run_line_magic("matplotlib", "inline")
+    except NotImplementedError:  # a plain InteractiveShell (no kernel behind it) has no GUI loop to pick
+        return False
     os.environ.pop("MPLBACKEND")  # the kernel's children (servers, scripts) fall back to Agg themselves
-    shell.run_line_magic("matplotlib", "inline")
     return True
 
 

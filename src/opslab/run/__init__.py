@@ -85,21 +85,46 @@ def first_unexpected_error(executed: Path) -> str | None:
     return None
 
 
+def runnable_copy(notebook: Path, output: Path) -> Path:
+    """The notebook as a kernel can run it: a solution's answer and judge cells belong to the grader (they
+    need its JUDGE_SEED and the judge's names), so they are left out of a copy beside ``output``."""
+    import nbformat
+
+    from opslab.assign.questions import is_hidden
+
+    nb = nbformat.read(notebook, as_version=4)
+    if not any(is_hidden(cell) for cell in nb.cells):
+        return notebook
+    nb.cells = [cell for cell in nb.cells if not is_hidden(cell)]
+    copy = output.with_name(f".{output.stem}.to-run.ipynb")
+    nbformat.write(nb, copy)
+    return copy
+
+
 def execute_notebook(
     notebook: Path, out_dir: Path, parameters: dict | None = None, timeout: int = 600, output: Path | None = None
 ) -> NotebookResult:
     """Run one notebook with papermill into ``output`` (default: ``out_dir`` / its file name); never raises."""
+    notebook = Path(notebook)
+    output = Path(output) if output is not None else Path(out_dir) / notebook.name
+    output.parent.mkdir(parents=True, exist_ok=True)
+    source = runnable_copy(notebook, output)
+    try:
+        return _execute(notebook, source, output, parameters, timeout)
+    finally:
+        if source != notebook:
+            source.unlink(missing_ok=True)
+
+
+def _execute(notebook: Path, source: Path, output: Path, parameters: dict | None, timeout: int) -> NotebookResult:
     import papermill as pm
 
     from opslab.kernels import kernel_manager_class
 
-    notebook = Path(notebook)
-    output = Path(output) if output is not None else Path(out_dir) / notebook.name
-    output.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     try:
         pm.execute_notebook(
-            str(notebook),
+            str(source),
             str(output),
             parameters=parameters or {},
             execution_timeout=timeout,
